@@ -1,0 +1,71 @@
+"""`melflow` command line. Each sub-command lives in its stage's package; this module only
+parses arguments and turns `MelflowError` into a one-line message instead of a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from melflow.core import MelflowError
+
+
+def _data_kws(args):
+    from melflow.data.kws import generate_kws_corpus
+
+    generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs)
+
+
+def _train(args):
+    from melflow.train.trainer import train_from_config
+
+    train_from_config(args.config, data_dir=args.data, out=args.out, epochs=args.epochs, seed=args.seed)
+
+
+def _eval(args):
+    from melflow.eval.evaluate import evaluate_cli
+
+    evaluate_cli(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="melflow", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="write corpora as WAVs plus manifests")
+    data_sub = data.add_subparsers(dest="corpus", required=True)
+    kws = data_sub.add_parser("kws", help="keyword corpus (Speech Commands 12-class task) from espeak-ng and flite")
+    kws.add_argument("--out", required=True, help="output folder")
+    kws.add_argument("--size", choices=["tiny", "small", "full"], default="small")
+    kws.add_argument("--seed", type=int, default=0)
+    kws.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
+    kws.set_defaults(func=_data_kws)
+
+    tr = sub.add_parser("train", help="train a model from its YAML config")
+    tr.add_argument("--config", required=True, help="models/<name>.yaml")
+    tr.add_argument("--data", required=True, help="corpus folder with train/val/test manifests")
+    tr.add_argument("--out", default=None, help="where to write the checkpoint (default: beside the config)")
+    tr.add_argument("--epochs", type=int, default=None, help="override the config's epoch count")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.set_defaults(func=_train)
+
+    ev = sub.add_parser("eval", help="accuracy and macro F1 of a model on a manifest, as one JSON line")
+    ev.add_argument("--model", required=True, help="checkpoint (.pt) or build directory (for --backend rtl)")
+    ev.add_argument("--manifest", required=True, help="CSV manifest (path,label,...)")
+    ev.add_argument("--backend", choices=["torch", "golden", "rtl"], default="torch")
+    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
+    ev.set_defaults(func=_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except MelflowError as err:
+        print(f"melflow: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""melflow.data stage."""

@@ -1,0 +1,1 @@
+"""melflow.frontend stage."""

@@ -1,0 +1,1 @@
+"""melflow.rtl stage."""
