@@ -1,0 +1,34 @@
+"""Python execution of every compiled stage, so each can be checked against QONNX.
+
+The QONNX-level stages take NCHW float input and end with the output scale; the dataflow
+stages take NHWC integer codes and return the accelerator's integer logits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from melflow.compiler.finn_env import init_finn
+
+FULL_GRAPH_STAGES = {"qonnx", "finn", "streamlined", "hw"}
+
+
+def execute_stage(model, features: np.ndarray, stage: str) -> np.ndarray:
+    """Run one clip's int8 features (frames, mels) through a stage; returns logits (classes,).
+
+    Full-graph stages return float logits (with the output scale); dataflow stages return
+    the integer logits the hardware streams out.
+    """
+    init_finn()
+    import finn.core.onnx_exec as oxe
+    from finn.transformation.fpgadataflow.set_exec_mode import SetExecMode
+
+    x = features.astype(np.float32)
+    if stage in FULL_GRAPH_STAGES:
+        x = x[None, None]  # NCHW, one channel
+    else:
+        x = x[None, :, :, None]  # NHWC: the stream order of the accelerator
+        # RTL nodes execute through their HW parent's Python model in "cppsim" mode.
+        model = model.transform(SetExecMode("cppsim"))
+    iname, oname = model.graph.input[0].name, model.graph.output[0].name
+    return np.asarray(oxe.execute_onnx(model, {iname: x})[oname]).reshape(-1)
