@@ -1,1 +1,9 @@
-"""melflow.data stage."""
+"""melflow.data stage: corpora as manifests (CSV `path,label[,speaker,split,onset,offset]`).
+
+- `melflow.data.audio`: `load_audio` (any soundfile format -> 16 kHz mono int16),
+  `fit_length`, `write_wav`.
+- `melflow.data.manifest`: `ManifestRow`, `read_manifest`, `write_manifest`.
+- `melflow.data.kws`: `KEYWORDS`, `LABELS` (class index order), `CLIP_SAMPLES` and
+  `generate_kws_corpus`, the speaker-disjoint Speech Commands-style corpus from
+  espeak-ng and flite.
+"""

@@ -1,0 +1,216 @@
+"""Tests for melflow.data: audio I/O, manifests and the synthetic keyword corpus."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from melflow.core import MelflowError
+from melflow.data import kws
+from melflow.data.audio import fit_length, load_audio, write_wav
+from melflow.data.manifest import ManifestRow, read_manifest, write_manifest
+
+needs_tts = pytest.mark.skipif(
+    any(shutil.which(t) is None for t in ("espeak-ng", "flite", "sox")),
+    reason="espeak-ng, flite and sox are needed for the keyword corpus",
+)
+
+
+# ---- audio ---------------------------------------------------------------------------
+def test_load_audio_resamples_and_mixes_down(tmp_path):
+    sr = 44100
+    t = np.arange(sr // 2) / sr
+    left = 0.5 * np.sin(2 * np.pi * 440 * t)
+    right = 0.1 * np.sin(2 * np.pi * 440 * t)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, np.stack([left, right], axis=1), sr, subtype="PCM_16")
+    x = load_audio(path)
+    assert x.dtype == np.int16 and x.ndim == 1
+    assert abs(len(x) - 8000) <= 1
+    # mix-down: amplitude (0.5 + 0.1) / 2 = 0.3 of full scale
+    mid = x[1000:7000].astype(np.float64) / 32768
+    assert abs(np.max(np.abs(mid)) - 0.3) < 0.01
+    # still a 440 Hz tone after resampling
+    spec = np.abs(np.fft.rfft(mid))
+    assert abs(np.argmax(spec) * 16000 / len(mid) - 440) < 5
+
+
+def test_load_audio_float_clips_and_int16_passthrough(tmp_path):
+    p = tmp_path / "f.wav"
+    sf.write(p, np.array([0.0, 0.5, 2.0, -3.0]), 16000, subtype="FLOAT")
+    assert load_audio(p).tolist() == [0, 16384, 32767, -32768]
+    q = tmp_path / "i.wav"
+    pcm = np.array([1, -2, 300, -32768, 32767], dtype=np.int16)
+    write_wav(q, pcm, 16000)
+    assert np.array_equal(load_audio(q), pcm)
+
+
+def test_load_audio_errors_name_the_file(tmp_path):
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0), 16000, subtype="PCM_16")
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"this is not audio at all")
+    zero_bytes = tmp_path / "zero.wav"
+    zero_bytes.write_bytes(b"")
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.array([0.0, np.nan, 0.1]), 16000, subtype="FLOAT")
+    for p in (empty, garbage, zero_bytes, nan, tmp_path / "missing.wav"):
+        with pytest.raises(MelflowError, match=p.name):
+            load_audio(p)
+
+
+def test_fit_length():
+    x = np.arange(1, 6, dtype=np.int16)
+    assert fit_length(x, 9).tolist() == [0, 0, 1, 2, 3, 4, 5, 0, 0]
+    assert fit_length(x, 3).tolist() == [2, 3, 4]
+    assert fit_length(x, 5).tolist() == x.tolist()
+
+
+# ---- manifests -----------------------------------------------------------------------
+def test_manifest_roundtrip_relative_paths(tmp_path):
+    (tmp_path / "a").mkdir()
+    wav = tmp_path / "a" / "x.wav"
+    write_wav(wav, np.zeros(10, np.int16), 16000)
+    rows = [ManifestRow(path=wav, label="yes", speaker="s1", split="train"),
+            ManifestRow(path=wav, label="", onset=0.25, offset=0.5)]
+    write_manifest(tmp_path / "m.csv", rows)
+    text = (tmp_path / "m.csv").read_text()
+    assert text.splitlines()[0] == "path,label,speaker,split,onset,offset"
+    assert "a/x.wav" in text and str(tmp_path) not in text
+    back = read_manifest(tmp_path / "m.csv")
+    assert back[0].path == wav and back[0].label == "yes" and back[0].speaker == "s1"
+    assert back[1].onset == 0.25 and back[1].offset == 0.5 and back[1].speaker is None
+
+
+def test_manifest_absolute_paths_and_minimal_columns(tmp_path):
+    wav = tmp_path / "w.wav"
+    write_wav(wav, np.zeros(10, np.int16), 16000)
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "m.csv").write_text(f"path,label\n{wav},no\n")
+    rows = read_manifest(sub / "m.csv")
+    assert rows == [ManifestRow(path=wav, label="no")]
+
+
+def test_manifest_missing_column_names_file(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text("file,label\nx.wav,yes\n")
+    with pytest.raises(MelflowError, match=r"bad\.csv.*path"):
+        read_manifest(p)
+
+
+def test_manifest_lists_missing_files(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text("path,label\n" + "".join(f"gone{i:02d}.wav,yes\n" for i in range(13)))
+    with pytest.raises(MelflowError) as err:
+        read_manifest(p)
+    msg = str(err.value)
+    assert "m.csv" in msg and "13 audio file" in msg
+    assert "gone00.wav" in msg and "gone09.wav" in msg and "gone12.wav" not in msg
+    assert "3 more" in msg
+
+
+# ---- keyword corpus ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    if any(shutil.which(t) is None for t in ("espeak-ng", "flite", "sox")):
+        pytest.skip("espeak-ng, flite and sox are needed for the keyword corpus")
+    out = tmp_path_factory.mktemp("kws")
+    summary = kws.generate_kws_corpus(out, size="tiny", seed=3, jobs=2, progress=False)
+    return out, summary
+
+
+def test_labels_contract():
+    assert kws.LABELS[:10] == ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+    assert kws.LABELS[10:] == ["_unknown_", "_silence_"]
+    assert kws.CLIP_SAMPLES == 16000
+    assert not set(kws.UNKNOWN_WORDS) & set(kws.KEYWORDS)
+
+
+@needs_tts
+def test_tiny_corpus_manifests_and_wavs(tiny_corpus):
+    out, summary = tiny_corpus
+    assert json.loads((out / "corpus.json").read_text())["counts"] == summary["counts"]
+    for split in kws.SPLITS:
+        rows = read_manifest(out / f"{split}.csv")
+        header = (out / f"{split}.csv").read_text().splitlines()[0]
+        assert header == "path,label,speaker,split"
+        labels = {r.label for r in rows}
+        assert labels == set(kws.LABELS)
+        counts = {lab: sum(r.label == lab for r in rows) for lab in kws.LABELS}
+        assert counts == summary["counts"][split]
+        assert all(8 <= counts[k] <= 15 for k in kws.LABELS)
+        assert all(r.split == split for r in rows)
+        for r in rows:
+            info = sf.info(str(r.path))
+            assert (info.samplerate, info.channels, info.frames, info.subtype) == (16000, 1, 16000, "PCM_16")
+            assert r.path.is_relative_to(out)
+
+
+@needs_tts
+def test_speaker_disjoint_splits(tiny_corpus):
+    out, summary = tiny_corpus
+    seen = {}
+    for split in kws.SPLITS:
+        for r in read_manifest(out / f"{split}.csv"):
+            if r.label == "_silence_":
+                assert r.speaker is None
+                continue
+            assert r.speaker, r
+            assert seen.setdefault(r.speaker, split) == split, f"{r.speaker} in {seen[r.speaker]} and {split}"
+    # the full speaker pools too, for any size, and the test split's held-out voices
+    pools = kws.split_speakers()
+    assert not set(pools["train"]) & set(pools["val"])
+    assert not set(pools["train"]) & set(pools["test"])
+    assert not set(pools["val"]) & set(pools["test"])
+    train_voices = {s.split(":")[1].split("#")[0] for s in pools["train"] if s.startswith("flite:")}
+    test_voices = {s.split(":")[1].split("#")[0] for s in pools["test"] if s.startswith("flite:")}
+    assert not train_voices & test_voices
+    train_accents = {s.split(":")[1].split("+")[0] for s in pools["train"] if s.startswith("espeak:")}
+    test_accents = {s.split(":")[1].split("+")[0] for s in pools["test"] if s.startswith("espeak:")}
+    assert not train_accents & test_accents
+    for split in kws.SPLITS:
+        assert set(summary["speakers"][split]) <= set(pools[split])
+
+
+@needs_tts
+def test_speech_louder_around_word_than_at_edges(tiny_corpus):
+    out, _ = tiny_corpus
+    contrast = {"speech": [], "silence": []}
+    for r in read_manifest(out / "train.csv"):
+        x = sf.read(str(r.path), dtype="int16")[0].astype(np.float64)
+        e = np.sort(10 * np.log10(np.mean(x.reshape(100, 160) ** 2, axis=1) + 1e-3))
+        contrast["silence" if r.label == "_silence_" else "speech"].append(e[-5:].mean() - e[:20].mean())
+    assert np.median(contrast["speech"]) > 15
+    assert np.median(contrast["speech"]) > np.median(contrast["silence"]) + 10
+
+
+@needs_tts
+def test_determinism(tiny_corpus, tmp_path):
+    out, _ = tiny_corpus
+    specs = kws.plan_kws_corpus("tiny", seed=3)
+    assert specs == kws.plan_kws_corpus("tiny", seed=3)
+    assert specs != kws.plan_kws_corpus("tiny", seed=4)
+    # re-render a few clips (a keyword from each engine, an unknown word, a silence clip)
+    picks = [next(s for s in specs if s.speaker and s.speaker.startswith("espeak:")),
+             next(s for s in specs if s.speaker and s.speaker.startswith("flite:")),
+             next(s for s in specs if s.label == "_unknown_" and s.split == "test"),
+             next(s for s in specs if s.label == "_silence_")]
+    kws.render_specs(picks, tmp_path, jobs=1, progress=False)
+    for s in picks:
+        assert (tmp_path / s.relpath).read_bytes() == (out / s.relpath).read_bytes(), s.relpath
+    other = kws.render_clip(kws.plan_kws_corpus("tiny", seed=4)[0])
+    assert not np.array_equal(other, kws.render_clip(specs[0]))
+
+
+def test_cli_reports_bad_seed_without_traceback(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "melflow.cli", "data", "kws", "--out", str(tmp_path), "--seed", "-1"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert "melflow: error:" in res.stderr and "Traceback" not in res.stderr
