@@ -32,3 +32,11 @@ def execute_stage(model, features: np.ndarray, stage: str) -> np.ndarray:
         model = model.transform(SetExecMode("cppsim"))
     iname, oname = model.graph.input[0].name, model.graph.output[0].name
     return np.asarray(oxe.execute_onnx(model, {iname: x})[oname]).reshape(-1)
+
+
+def golden_logits(compiled, features: np.ndarray, stage: str = "folded") -> np.ndarray:
+    """Integer logits of the dataflow graph (the hardware's golden model) for each clip."""
+    from melflow.compiler.flow import as_int_array
+
+    model = compiled.model(stage)
+    return np.stack([as_int_array(execute_stage(model, f, stage)) for f in features])

@@ -1,1 +1,24 @@
-"""melflow.nn stage."""
+"""melflow.nn: Brevitas quantization-aware models, built by name from a YAML `model:` block."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from melflow.core import MelflowError
+from melflow.nn.kws_cnn import KwsCnn, KwsCnnConfig
+
+MODELS = {"kws_cnn": (KwsCnn, KwsCnnConfig)}
+
+
+def build_model(spec: dict, where: str = "model"):
+    """Instantiate a model from {"name": ..., **hyper-parameters}; unknown keys are named."""
+    spec = dict(spec)
+    name = spec.pop("name", None)
+    if name not in MODELS:
+        raise MelflowError(f"{where}.name: unknown model {name!r}; known: {', '.join(MODELS)}")
+    cls, cfg_cls = MODELS[name]
+    known = {f.name for f in fields(cfg_cls)}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise MelflowError(f"{where}: unknown key(s) {', '.join(unknown)} for model {name}; known: {', '.join(sorted(known))}")
+    return cls(cfg_cls(**spec))

@@ -1,0 +1,106 @@
+"""Build an accelerator for a board: compile, write RTL, simulate, synthesize, report.
+
+This is what `scripts/build_accel.py` runs. The build directory follows DESIGN.md:
+models/ (every compiler stage), rtl/ (sources, init files, the top), sim/ (Verilator
+build and results), report/ (JSON, summary, plots), folding_config.json and build.json.
+The board's Vivado project and PYNQ driver are not generated yet (no Vivado here).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from melflow.boards.boards import load_board
+from melflow.boards.report import write_report
+from melflow.compiler.execute import golden_logits
+from melflow.compiler.flow import CompileOptions, compile_qonnx, folding_config, layer_cycles, layer_resources
+from melflow.core import MelflowError
+from melflow.rtl.accel import write_accel_rtl
+from melflow.sim.accel import simulate_accel
+from melflow.train.features import manifest_features
+from melflow.train.trainer import export_onnx, load_checkpoint
+
+
+def default_manifest(ckpt: dict) -> Path:
+    """The test split of the corpus the checkpoint was trained on."""
+    path = Path(ckpt.get("data", "")) / "test.csv"
+    if not path.exists():
+        raise MelflowError(f"no --manifest given and the training corpus' test split {path} does not exist")
+    return path
+
+
+def compile_checkpoint(checkpoint: str | Path, out: Path, board, target_fps: float):
+    """Export the checkpoint to QONNX and compile it with RTL written; returns (compiled, iface, ckpt)."""
+    model, ckpt = load_checkpoint(checkpoint)
+    out.mkdir(parents=True, exist_ok=True)
+    onnx_path = export_onnx(model, out / "model_qonnx.onnx", model.cfg.n_frames, model.cfg.n_mels)
+    compiled = compile_qonnx(onnx_path, out, CompileOptions(fpga_part=board.part, clk_ns=board.clk_ns, target_fps=target_fps))
+    iface = write_accel_rtl(compiled.model("ipgen"), out / "rtl")
+    return compiled, iface, ckpt
+
+
+def build_accelerator(
+    checkpoint: str | Path,
+    board_name: str,
+    out: str | Path,
+    target_fps: float = 5000.0,
+    manifest: str | Path | None = None,
+    sim_clips: int = 20,
+    synth: bool = True,
+    seed: int = 0,
+) -> dict:
+    out = Path(out).resolve()
+    board = load_board(board_name)
+    timings: dict[str, float] = {}
+    t = time.time()
+    compiled, iface, ckpt = compile_checkpoint(checkpoint, out, board, target_fps)
+    timings["compile_s"] = round(time.time() - t, 1)
+    folded = compiled.model("folded")
+    (out / "folding_config.json").write_text(json.dumps(folding_config(folded), indent=2))
+    manifest = Path(manifest) if manifest else default_manifest(ckpt)
+    build_info = {"checkpoint": str(Path(checkpoint).resolve()), "board": board.name, "target_fps": target_fps, "manifest": str(manifest)}
+    (out / "build.json").write_text(json.dumps(build_info, indent=2))
+
+    sim = None
+    if sim_clips > 0:
+        t = time.time()
+        x, _, _ = manifest_features(manifest, limit=sim_clips)
+        expected = golden_logits(compiled, x)
+        sim = simulate_accel(out / "rtl", out / "sim", x, expected, seed=seed)
+        timings["simulate_s"] = round(time.time() - t, 1)
+        sim = {
+            "clips": len(x),
+            "bit_exact_fraction": 1.0 - len(sim.mismatches) / len(x),
+            "mismatched_clips": sim.mismatches,
+            "cycles_per_inference": sim.cycles_per_inference,
+            "latency_cycles": sim.latency_cycles,
+            "inferences_per_s": board.clock_mhz * 1e6 / sim.cycles_per_inference,
+        }
+        (out / "sim" / "summary.json").write_text(json.dumps(sim, indent=2))
+
+    synth_res = None
+    if synth:
+        from melflow.boards.yosys import synthesize
+
+        t = time.time()
+        synth_res = synthesize(out / "rtl", iface.top, iface.files, iface.data_files, out / "synth", family=board.family)
+        timings["synth_s"] = round(time.time() - t, 1)
+
+    report = write_report(
+        out / "report",
+        board=board,
+        model=ckpt,
+        layer_cycles=layer_cycles(folded),
+        layer_res=layer_resources(folded, board.part),
+        sim=sim,
+        synth=synth_res,
+        timings=timings,
+        build_info=build_info,
+    )
+    if sim and sim["mismatched_clips"]:
+        raise MelflowError(f"RTL output differs from the golden model on clips {sim['mismatched_clips']} (see {out / 'sim'})")
+    return report

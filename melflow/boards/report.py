@@ -1,0 +1,110 @@
+"""The build report: report.json (machine-readable), summary.md (for people), cycles.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RES_KEYS = ["LUT", "FF", "BRAM18", "DSP"]
+
+
+def _finn_totals(layer_res: dict[str, dict]) -> dict[str, float]:
+    """FINN's per-layer estimates summed, in the report's resource names (BRAM_18K -> BRAM18)."""
+    names = {"LUT": "LUT", "BRAM_18K": "BRAM18", "DSP": "DSP", "URAM": "URAM"}
+    tot: dict[str, float] = {}
+    for res in layer_res.values():
+        for k, v in res.items():
+            if k in names:
+                tot[names[k]] = tot.get(names[k], 0) + float(v)
+    return tot
+
+
+def _utilization(counts: dict, device: dict) -> dict[str, float]:
+    return {k: round(100.0 * counts[k] / device[k], 2) for k in RES_KEYS if k in counts and k in device}
+
+
+def write_report(report_dir: Path, board, model: dict, layer_cycles: dict, layer_res: dict, sim, synth, timings, build_info) -> dict:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    clk_hz = board.clock_mhz * 1e6
+    bottleneck = max(layer_cycles, key=layer_cycles.get)
+    finn_tot = _finn_totals(layer_res)
+    report = {
+        "board": {"name": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "resources": board.resources},
+        "build": build_info,
+        "model": {"metrics": model.get("metrics", {}), "spec": model.get("model_spec", {})},
+        "layers": [{"name": n, "est_cycles": c, **{k: v for k, v in layer_res.get(n, {}).items()}} for n, c in layer_cycles.items()],
+        "estimate": {
+            "bottleneck": bottleneck,
+            "cycles_per_inference": layer_cycles[bottleneck],
+            "inferences_per_s": clk_hz / layer_cycles[bottleneck],
+            "resources": finn_tot,
+            "utilization_pct": _utilization(finn_tot, board.resources),
+        },
+        "simulation": sim,
+        "yosys": None,
+        "timings_s": timings,
+    }
+    if synth:
+        counts = {k: synth[k] for k in RES_KEYS}
+        report["yosys"] = {"resources": counts, "utilization_pct": _utilization(counts, board.resources), "cells": synth.get("cells", {})}
+    (report_dir / "report.json").write_text(json.dumps(report, indent=2))
+    (report_dir / "summary.md").write_text(summary_markdown(report))
+    _plot_cycles(report, report_dir / "cycles.png")
+    return report
+
+
+def summary_markdown(r: dict) -> str:
+    b, e, s, y = r["board"], r["estimate"], r["simulation"], r["yosys"]
+    m = r["model"]["metrics"]
+    lines = [
+        f"# melflow accelerator for {b['name']} ({b['part']}, {b['clock_mhz']:g} MHz)",
+        "",
+        f"Model: `{r['build']['checkpoint']}` (test accuracy in training: {m.get('test_acc', float('nan')):.4f})",
+        "",
+        "## Throughput",
+        "",
+        "| source | cycles / inference | inferences / s |",
+        "|---|---:|---:|",
+        f"| FINN estimate (bottleneck {e['bottleneck']}) | {e['cycles_per_inference']} | {e['inferences_per_s']:.0f} |",
+    ]
+    if s:
+        lines.append(f"| RTL simulation, {s['clips']} clips | {s['cycles_per_inference']} | {s['inferences_per_s']:.0f} |")
+        lines += ["", f"Latency of one clip (simulated): {s['latency_cycles']} cycles. Bit-exact fraction against the golden model: {s['bit_exact_fraction']:.3f}."]
+    lines += ["", "## Resources", "", "| source | " + " | ".join(RES_KEYS) + " |", "|---|" + "---:|" * len(RES_KEYS)]
+    lines.append("| device | " + " | ".join(str(b["resources"].get(k, "")) for k in RES_KEYS) + " |")
+    lines.append("| FINN estimate | " + " | ".join(_cell(e["resources"], e["utilization_pct"], k) for k in RES_KEYS) + " |")
+    if y:
+        lines.append("| yosys synth_xilinx | " + " | ".join(_cell(y["resources"], y["utilization_pct"], k) for k in RES_KEYS) + " |")
+    else:
+        lines.append("| yosys synth_xilinx | not run | | | |")
+    lines += ["", "## Layers", "", "| layer | est. cycles | LUT | BRAM18 | DSP |", "|---|---:|---:|---:|---:|"]
+    for L in r["layers"]:
+        lines.append(f"| {L['name']} | {L['est_cycles']} | {L.get('LUT', 0):.0f} | {L.get('BRAM_18K', 0):.0f} | {L.get('DSP', 0):.0f} |")
+    lines += ["", "![cycles per layer](cycles.png)", ""]
+    return "\n".join(lines)
+
+
+def _cell(counts: dict, pct: dict, k: str) -> str:
+    if k not in counts:
+        return "-"
+    return f"{counts[k]:.0f} ({pct.get(k, 0):.1f} %)"
+
+
+def _plot_cycles(r: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [L["name"] for L in r["layers"]]
+    cycles = [L["est_cycles"] for L in r["layers"]]
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(names) + 1.5))
+    ax.barh(names[::-1], cycles[::-1], color="#4477aa")
+    if r["simulation"]:
+        ax.axvline(r["simulation"]["cycles_per_inference"], color="#cc3311", ls="--", label="simulated cycles / inference")
+        ax.legend(loc="lower right")
+    ax.set_xlabel("estimated cycles per inference (FINN)")
+    ax.set_title(f"{r['board']['name']}: cycles per layer")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

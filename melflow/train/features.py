@@ -1,0 +1,53 @@
+"""Integer log-Mel features of every clip of a manifest, as training and evaluation see them.
+
+Training uses the golden frontend's integer output, so the network sees exactly what the
+hardware will feed it. Features are cached next to the manifest (keyed by the manifest's
+content and the frontend configuration) because the corpus is read many times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from melflow.core import MelflowError
+from melflow.data.audio import fit_length, load_audio
+from melflow.data.kws import CLIP_SAMPLES, LABELS
+from melflow.data.manifest import read_manifest
+from melflow.frontend import FrontendConfig, features_for_clips
+
+
+def label_indices(labels: list[str], manifest: Path, paths: list[str]) -> np.ndarray:
+    index = {l: i for i, l in enumerate(LABELS)}
+    bad = [(p, l) for p, l in zip(paths, labels) if l not in index]
+    if bad:
+        p, l = bad[0]
+        raise MelflowError(f"{manifest}: label {l!r} of {p} is not one of the task's labels ({', '.join(LABELS)}); {len(bad)} row(s) affected")
+    return np.array([index[l] for l in labels], dtype=np.int64)
+
+
+def manifest_features(manifest: str | Path, cfg: FrontendConfig = FrontendConfig(), limit: int | None = None, progress: bool = False):
+    """(features int8 (clips, frames, mels), labels int64 (clips,), paths) for a manifest."""
+    manifest = Path(manifest)
+    rows = read_manifest(manifest)
+    if limit is not None:
+        rows = rows[:limit]
+    paths = [str(r.path) for r in rows]
+    y = label_indices([r.label for r in rows], manifest, paths)
+    key = hashlib.sha1((manifest.read_text() + json.dumps(asdict(cfg)) + str(limit)).encode()).hexdigest()[:16]
+    cache = manifest.parent / ".features" / f"{manifest.stem}-{key}.npy"
+    if cache.exists():
+        return np.load(cache), y, paths
+    pcm = np.stack([fit_length(load_audio(p), CLIP_SAMPLES) for p in tqdm(paths, desc=f"reading {manifest.name}", disable=not progress)])
+    x = features_for_clips(pcm, cfg)
+    try:
+        cache.parent.mkdir(exist_ok=True)
+        np.save(cache, x)
+    except OSError:
+        pass  # a read-only corpus still works, just slower
+    return x, y, paths

@@ -1,0 +1,182 @@
+"""`melflow train`: quantization-aware training of a model from its YAML config.
+
+The config has a `model:` block (see melflow.nn) and a `train:` block (TrainConfig). The
+checkpoint keeps everything later stages need: the model spec, the weights, the label
+order, the frontend configuration and the measured accuracy; its QONNX export is written
+beside it, since the compiler starts from that.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+from melflow.core import MelflowError
+from melflow.data.kws import LABELS
+from melflow.frontend import FrontendConfig
+from melflow.nn import build_model
+from melflow.train.features import manifest_features
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    freq_masks: int = 2  # SpecAugment (torchaudio FrequencyMasking / TimeMasking)
+    freq_mask_width: int = 5
+    time_masks: int = 2
+    time_mask_width: int = 10
+    max_shift: int = 10  # random time shift in frames
+    label_smoothing: float = 0.05
+    threads: int = 2
+
+
+def load_config(path: str | Path) -> tuple[dict, TrainConfig]:
+    path = Path(path)
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise MelflowError(f"cannot read config {path}: {err}") from None
+    unknown = sorted(set(cfg) - {"model", "train"})
+    if unknown:
+        raise MelflowError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected model, train")
+    if "model" not in cfg:
+        raise MelflowError(f"{path}: missing `model:` block")
+    train = dict(cfg.get("train") or {})
+    known = {f.name for f in fields(TrainConfig)}
+    bad = sorted(set(train) - known)
+    if bad:
+        raise MelflowError(f"{path}: unknown key(s) train.{', train.'.join(bad)}; known: {', '.join(sorted(known))}")
+    tc = TrainConfig(**train)
+    for k in ("epochs", "batch_size"):
+        if getattr(tc, k) < 1:
+            raise MelflowError(f"{path}: train.{k} must be at least 1, got {getattr(tc, k)}")
+    if tc.lr <= 0:
+        raise MelflowError(f"{path}: train.lr must be positive, got {tc.lr}")
+    return cfg["model"], tc
+
+
+def _augment(x: torch.Tensor, tc: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """SpecAugment and time shift on integer codes; masked cells get the floor code (silence)."""
+    import torchaudio.transforms as T
+
+    floor = -128.0
+    if tc.max_shift:
+        shift = int(torch.randint(-tc.max_shift, tc.max_shift + 1, (1,), generator=gen))
+        x = torch.roll(x, shifts=shift, dims=2)
+        if shift > 0:
+            x[:, :, :shift] = floor
+        elif shift < 0:
+            x[:, :, shift:] = floor
+    # torchaudio masks the last two dims as (freq, time): features are (frames, mels)
+    spec = x.transpose(2, 3)
+    for _ in range(tc.freq_masks):
+        spec = T.FrequencyMasking(tc.freq_mask_width, iid_masks=True)(spec, mask_value=floor)
+    for _ in range(tc.time_masks):
+        spec = T.TimeMasking(tc.time_mask_width, iid_masks=True)(spec, mask_value=floor)
+    return spec.transpose(2, 3)
+
+
+def predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Logits of the Brevitas model for int8 features (clips, frames, mels)."""
+    model.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            xb = torch.from_numpy(x[i : i + batch].astype(np.float32))[:, None]
+            outs.append(model(xb).numpy())
+    return np.concatenate(outs) if outs else np.zeros((0, len(LABELS)), np.float32)
+
+
+def export_onnx(model, path: Path, n_frames: int, n_mels: int) -> Path:
+    from brevitas.export import export_qonnx
+
+    model.eval()
+    x = torch.zeros(1, 1, n_frames, n_mels)
+    export_qonnx(model, x, export_path=str(path), dynamo=False)
+    return path
+
+
+def load_checkpoint(path: str | Path):
+    """(model in eval mode, checkpoint dict) from a .pt written by train_from_config."""
+    path = Path(path)
+    if not path.exists():
+        raise MelflowError(f"checkpoint {path} does not exist (train it with `melflow train`)")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    model = build_model(ckpt["model_spec"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.eval()
+    return model, ckpt
+
+
+def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path | None = None, epochs: int | None = None, seed: int = 0) -> dict:
+    config, data_dir = Path(config), Path(data_dir)
+    model_spec, tc = load_config(config)
+    if epochs is not None:
+        tc.epochs = epochs
+    out = Path(out) if out else config.with_suffix(".pt")
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(tc.threads)
+    fe = FrontendConfig()
+    t0 = time.time()
+    xtr, ytr, _ = manifest_features(data_dir / "train.csv", fe, progress=True)
+    xva, yva, _ = manifest_features(data_dir / "val.csv", fe, progress=True)
+    model = build_model(model_spec, where=f"{config}: model")
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    steps = tc.epochs * int(np.ceil(len(xtr) / tc.batch_size))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=steps, pct_start=0.1, anneal_strategy="cos")
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
+    gen = torch.Generator().manual_seed(seed)
+    best = (-1.0, None, -1)
+    history = []
+    for epoch in range(tc.epochs):
+        model.train()
+        perm = torch.randperm(len(xtr), generator=gen).numpy()
+        total = 0.0
+        bar = tqdm(range(0, len(perm), tc.batch_size), desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False)
+        for i in bar:
+            idx = perm[i : i + tc.batch_size]
+            xb = _augment(torch.from_numpy(xtr[idx].astype(np.float32))[:, None], tc, gen)
+            loss = loss_fn(model(xb), torch.from_numpy(ytr[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        val_acc = float((predict(model, xva).argmax(1) == yva).mean())
+        history.append({"epoch": epoch + 1, "loss": total / len(xtr), "val_acc": val_acc})
+        print(json.dumps(history[-1]), flush=True)
+        if val_acc >= best[0]:
+            best = (val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
+    model.load_state_dict(best[1])
+    result = {"val_acc": best[0], "best_epoch": best[2], "train_seconds": round(time.time() - t0, 1)}
+    test_csv = data_dir / "test.csv"
+    if test_csv.exists():
+        xte, yte, _ = manifest_features(test_csv, fe)
+        result["test_acc"] = float((predict(model, xte).argmax(1) == yte).mean())
+    ckpt = {
+        "model_spec": model_spec,
+        "state_dict": model.state_dict(),
+        "labels": LABELS,
+        "frontend": asdict(fe),
+        "train_config": asdict(tc),
+        "data": str(data_dir),
+        "metrics": result,
+        "history": history,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, out)
+    cfg = model.cfg
+    export_onnx(model, out.with_suffix(".onnx"), cfg.n_frames, cfg.n_mels)
+    print(json.dumps({"checkpoint": str(out), **result}), flush=True)
+    return result

@@ -1,0 +1,48 @@
+#!/usr/bin/env python
+"""Build a streaming accelerator for a board from a trained checkpoint.
+
+    python scripts/build_accel.py --board pynq-z2 --model models/kws_cnn.pt --out build/kws_cnn
+
+Compiles the model with finn-plus, writes the stitched RTL, simulates test clips in
+Verilator against the golden model, synthesizes with yosys and writes DIR/report/.
+"""
+
+import argparse
+import json
+import sys
+
+from melflow.boards.build import build_accelerator
+from melflow.core import MelflowError
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--board", default="pynq-z2")
+    p.add_argument("--model", required=True, help="trained checkpoint (.pt)")
+    p.add_argument("--out", required=True, help="build directory")
+    p.add_argument("--target-fps", type=float, default=5000.0, help="inferences/s the folding aims for at the board clock")
+    p.add_argument("--manifest", default=None, help="clips to simulate (default: the training corpus' test split)")
+    p.add_argument("--sim-clips", type=int, default=20, help="clips streamed through the RTL (0: skip simulation)")
+    p.add_argument("--no-synth", action="store_true", help="skip yosys synthesis")
+    args = p.parse_args(argv)
+    try:
+        r = build_accelerator(args.model, args.board, args.out, args.target_fps, args.manifest, args.sim_clips, synth=not args.no_synth)
+    except MelflowError as err:
+        print(f"build_accel: error: {err}", file=sys.stderr)
+        return 2
+    e, s, y = r["estimate"], r["simulation"], r["yosys"]
+    out = {
+        "est_cycles_per_inference": e["cycles_per_inference"],
+        "sim_cycles_per_inference": s and s["cycles_per_inference"],
+        "inferences_per_s": s and round(s["inferences_per_s"], 1),
+        "bit_exact_fraction": s and s["bit_exact_fraction"],
+        "finn_estimate": e["resources"],
+        "yosys": y and y["resources"],
+        "report": f"{args.out}/report/summary.md",
+    }
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
