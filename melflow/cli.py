@@ -12,7 +12,7 @@ from melflow.core import MelflowError
 def _data_kws(args):
     from melflow.data.kws import generate_kws_corpus
 
-    generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs)
+    generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs, splits=args.splits.split(","))
 
 
 def _train(args):
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     kws.add_argument("--size", choices=["tiny", "small", "full"], default="small")
     kws.add_argument("--seed", type=int, default=0)
     kws.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
+    kws.add_argument("--splits", default="train,val,test", help="comma-separated splits to render (default: all)")
     kws.set_defaults(func=_data_kws)
 
     tr = sub.add_parser("train", help="train a model from its YAML config")

@@ -387,15 +387,21 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
         bar.close()
 
 
-def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True) -> dict:
+def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
-    (counts per split and class, speakers per split). Returns the summary."""
+    (counts per split and class, speakers per split). Returns the summary.
+
+    `splits` renders only some splits (the demo needs only `test`); a clip is the same
+    whichever splits are rendered with it."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    specs = plan_kws_corpus(size, seed)
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        raise MelflowError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
+    specs = [s for s in plan_kws_corpus(size, seed) if s.split in splits]
     render_specs(specs, out, jobs=jobs, progress=progress)
 
     by_split: dict[str, list[ClipSpec]] = defaultdict(list)
@@ -414,7 +420,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "speaker_counts": {},
         "engines": {},
     }
-    for split in SPLITS:
+    for split in [s for s in SPLITS if s in splits]:
         rows = [ManifestRow(path=out / s.relpath, label=s.label, speaker=s.speaker, split=split) for s in by_split[split]]
         write_manifest(out / f"{split}.csv", rows)
         cnt = Counter(s.label for s in by_split[split])

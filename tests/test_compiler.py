@@ -1,0 +1,77 @@
+"""The compiler: every stage executes in Python and agrees with the QONNX model on real
+features; unmappable layers are refused by name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from brevitas.nn import QuantConv2d, QuantReLU
+from torch import nn
+
+from melflow.boards.boards import load_board
+from melflow.compiler.execute import FULL_GRAPH_STAGES, execute_stage
+from melflow.compiler.flow import STAGES, CompileOptions, as_int_array, compile_qonnx
+from melflow.core import MelflowError
+from melflow.train.features import manifest_features
+from melflow.train.trainer import export_onnx, load_checkpoint, predict
+
+
+@pytest.fixture(scope="module")
+def compiled(shipped_model, tmp_path_factory):
+    model, _ = load_checkpoint(shipped_model)
+    out = tmp_path_factory.mktemp("compiled")
+    onnx = export_onnx(model, out / "model.onnx", model.cfg.n_frames, model.cfg.n_mels)
+    board = load_board("pynq-z2")
+    return compile_qonnx(onnx, out, CompileOptions(fpga_part=board.part, clk_ns=board.clk_ns)), model
+
+
+def test_every_stage_agrees_with_qonnx(compiled, tiny_corpus):
+    c, model = compiled
+    x, _, _ = manifest_features(tiny_corpus / "test.csv", limit=6)
+    torch_logits = predict(model, x)
+    qonnx = np.stack([execute_stage(c.model("qonnx"), f, "qonnx") for f in x])
+    # the exported QONNX model computes what Brevitas computes
+    np.testing.assert_allclose(qonnx, torch_logits, rtol=1e-4, atol=1e-4 * np.abs(torch_logits).max())
+    for stage in STAGES[1:]:
+        out = np.stack([execute_stage(c.model(stage), f, stage) for f in x])
+        if stage not in FULL_GRAPH_STAGES:
+            out = as_int_array(out) * c.output_scale  # the integer logits the hardware returns
+        np.testing.assert_allclose(out, qonnx, rtol=1e-4, atol=1e-4 * np.abs(qonnx).max(), err_msg=f"stage {stage}")
+        assert (out.argmax(1) == qonnx.argmax(1)).all(), stage
+
+
+def test_compiler_writes_folded_rtl_layers(compiled):
+    c, _ = compiled
+    ops = [n.op_type for n in c.model("ipgen").graph.node]
+    assert all(op.endswith("_rtl") for op in ops), ops
+    assert {"MVAU_rtl", "Thresholding_rtl", "ConvolutionInputGenerator_rtl", "StreamingFIFO_rtl"} <= set(ops)
+
+
+class _PooledNet(nn.Module):
+    """A model with a max-pool, which has no RTL layer on the xc7z020."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = QuantConv2d(1, 4, 3, padding=1, bias=False, weight_bit_width=4)
+        self.act = QuantReLU(bit_width=4)
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x):
+        return torch.flatten(self.pool(self.act(self.conv(x))), 1)
+
+
+def test_unmappable_layer_is_named(tmp_path):
+    from brevitas.export import export_qonnx
+
+    net = _PooledNet().eval()
+    export_qonnx(net, torch.zeros(1, 1, 8, 8), export_path=str(tmp_path / "pool.onnx"), dynamo=False)
+    with pytest.raises(MelflowError, match=r"MaxPool"):
+        compile_qonnx(tmp_path / "pool.onnx", tmp_path / "out")
+
+
+def test_unreadable_model_is_named(tmp_path):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"not an onnx file")
+    with pytest.raises(MelflowError, match="broken.onnx"):
+        compile_qonnx(bad, tmp_path / "out")
