@@ -1,0 +1,87 @@
+"""Training: a short run on the tiny corpus writes a checkpoint and its QONNX export; bad
+configs stop before training with the key named."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from melflow.cli import main as cli
+from melflow.core import MelflowError
+from melflow.train.trainer import load_checkpoint, load_config, train_from_config
+
+TINY_MODEL = {"name": "kws_cnn", "channels": [4, 8, 8, 8], "head_channels": 8}
+
+
+def _write(path, cfg):
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_short_training_run_writes_checkpoint_and_qonnx(tiny_corpus, tmp_path):
+    cfg = _write(tmp_path / "tiny.yaml", {"model": TINY_MODEL, "train": {"epochs": 2, "batch_size": 32}})
+    result = train_from_config(cfg, tiny_corpus, out=tmp_path / "tiny.pt")
+    assert 0.0 <= result["test_acc"] <= 1.0 and result["best_epoch"] in (1, 2)
+    model, ckpt = load_checkpoint(tmp_path / "tiny.pt")
+    assert ckpt["labels"][-2:] == ["_unknown_", "_silence_"]
+    assert (tmp_path / "tiny.onnx").stat().st_size > 0
+    out = model(__import__("torch").zeros(2, 1, 98, 40))
+    assert out.shape == (2, 12) and np.isfinite(out.detach().numpy()).all()
+
+
+@pytest.mark.parametrize(
+    "cfg, key",
+    [
+        ({"model": TINY_MODEL, "train": {"epochz": 3}}, "epochz"),
+        ({"model": {**TINY_MODEL, "chanels": [4]}, "train": {}}, "chanels"),
+        ({"model": {"name": "resnet9000"}}, "resnet9000"),
+        ({"model": TINY_MODEL, "train": {"epochs": 0}}, "train.epochs"),
+        ({"model": TINY_MODEL, "extra": 1}, "extra"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path, cfg, key):
+    path = _write(tmp_path / "bad.yaml", cfg)
+    with pytest.raises(MelflowError, match=key):
+        model_spec, _ = load_config(path)
+        from melflow.nn import build_model
+
+        build_model(model_spec)
+
+
+def test_cli_reports_missing_corpus_without_traceback(tmp_path, capsys):
+    cfg = _write(tmp_path / "tiny.yaml", {"model": TINY_MODEL})
+    assert cli(["train", "--config", str(cfg), "--data", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "Traceback" not in err
+
+
+def test_eval_torch_backend_prints_one_json_line(tiny_corpus, shipped_model, capsys):
+    assert cli(["eval", "--model", str(shipped_model), "--manifest", str(tiny_corpus / "test.csv"), "--backend", "torch"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    r = json.loads(line)
+    assert r["clips"] == len((tiny_corpus / "test.csv").read_text().splitlines()) - 1
+    assert 0 <= r["accuracy"] <= 1 and 0 <= r["macro_f1"] <= 1
+
+
+def test_eval_accepts_any_contract_manifest(tiny_corpus, shipped_model, tmp_path, capsys):
+    """A user's own folder: absolute paths, 44.1 kHz stereo files, extra columns."""
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    from melflow.data.manifest import read_manifest
+
+    rows = read_manifest(tiny_corpus / "test.csv")[::10]
+    lines = ["path,label,speaker,split,onset,offset"]
+    for i, r in enumerate(rows):
+        pcm, sr = sf.read(r.path)
+        stereo = np.stack([resample_poly(pcm, 441, 160)] * 2, axis=1)
+        dst = tmp_path / "mine" / f"clip{i}.wav"
+        dst.parent.mkdir(exist_ok=True)
+        sf.write(dst, stereo, 44100)
+        lines.append(f"{dst},{r.label},me,test,,")
+    (tmp_path / "mine.csv").write_text("\n".join(lines) + "\n")
+    assert cli(["eval", "--model", str(shipped_model), "--manifest", str(tmp_path / "mine.csv")]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["clips"] == len(rows)
