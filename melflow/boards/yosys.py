@@ -186,7 +186,8 @@ def synthesize(
     script.write_text(
         "read_verilog -lib +/xilinx/cells_xtra.v +/xilinx/cells_sim.v\n"
         f"read_slang {' '.join(SLANG_OPTIONS)} --top {top} {' '.join(sources)}\n"
-        f"synth_xilinx -family {family} -top {top} -flatten\n"
+        # -noiopad: the accelerator sits inside a block design (out of context), not on pins
+        f"synth_xilinx -family {family} -top {top} -flatten -noiopad\n"
         "tee -q -o stat.txt stat\n"
         "tee -q -o stat.json stat -json\n"
     )

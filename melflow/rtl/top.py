@@ -80,11 +80,11 @@ module {top_name} (
   output wire m_axis_tvalid,
   input  wire m_axis_tready
 );
-`default_nettype wire
 {chr(10).join(wires)}
 
 {chr(10).join(body)}
 endmodule
+`default_nettype wire
 """
     name = f"{top_name}.sv"
     (rtl_dir / name).write_text(top)
