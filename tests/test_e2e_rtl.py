@@ -14,7 +14,7 @@ from melflow.eval.evaluate import evaluate
 @pytest.fixture(scope="module")
 def build(shipped_model, tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
-    report = build_accelerator(shipped_model, "pynq-z2", out, manifest=tiny_corpus / "test.csv", sim_clips=20, synth=False)
+    report = build_accelerator(shipped_model, "pynq-z2", out, manifest=tiny_corpus / "test.csv", sim_clips=20, synth=True)
     return out, report
 
 
@@ -35,7 +35,12 @@ def test_build_directory_follows_the_contract(build):
         assert (out / rel).exists(), rel
     summary = (out / "report" / "summary.md").read_text()
     assert "RTL simulation, 20 clips" in summary
-    assert json.loads((out / "report" / "report.json").read_text())["estimate"]["resources"]["DSP"] > 0
+    saved = json.loads((out / "report" / "report.json").read_text())
+    assert saved["estimate"]["resources"]["DSP"] > 0
+    # yosys on the whole accelerator: the MVAUs' DSP48E1s and the weight memories are there
+    y = saved["yosys"]["resources"]
+    assert y["DSP"] > 0 and y["LUT"] > 0 and y["FF"] > 0 and y["BRAM18"] > 0
+    assert "yosys synth_xilinx" in summary
 
 
 def test_eval_backends_agree(build, tiny_corpus):

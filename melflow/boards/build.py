@@ -24,13 +24,20 @@ from melflow.sim.accel import simulate_accel
 from melflow.train.features import manifest_features
 from melflow.train.trainer import export_onnx, load_checkpoint
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def default_manifest(ckpt: dict) -> Path:
-    """The test split of the corpus the checkpoint was trained on."""
-    path = Path(ckpt.get("data", "")) / "test.csv"
-    if not path.exists():
-        raise MelflowError(f"no --manifest given and the training corpus' test split {path} does not exist")
-    return path
+    """The test split of the corpus the checkpoint was trained on (its path as recorded in
+    the checkpoint, relative to the working directory or to the repository)."""
+    recorded = Path(ckpt.get("data", "")) / "test.csv"
+    for path in (recorded, REPO / recorded):
+        if path.exists():
+            return path
+    raise MelflowError(
+        f"no --manifest given and the training corpus' test split {recorded} does not exist: "
+        "pass --manifest, or write it with `melflow data kws --size small --out data/kws-small --splits test`"
+    )
 
 
 def compile_checkpoint(checkpoint: str | Path, out: Path, board, target_fps: float):

@@ -156,14 +156,21 @@ def _check_mappable(model) -> None:
     if not any(is_hw):
         raise MelflowError("no layer of the model could be mapped to hardware: " + ", ".join(f"{n.name} ({n.op_type})" for n in nodes))
     first, last = is_hw.index(True), len(is_hw) - 1 - is_hw[::-1].index(True)
-    for i, n in enumerate(nodes):
-        allowed = (i < first and n.op_type in _HOST_OPS_BEFORE) or (i > last and n.op_type in _HOST_OPS_AFTER)
-        if not is_hw[i] and not allowed:
-            raise MelflowError(
-                f"node {n.name!r} (op type {n.op_type}) cannot be mapped to a hardware layer: "
-                "melflow maps Conv/MatMul with quantized weights, quantized ReLU/identity activations "
-                "(as thresholds) and padding; put anything else before the first or after the last layer"
-            )
+    bad = [
+        n for i, n in enumerate(nodes)
+        if not is_hw[i] and not ((i < first and n.op_type in _HOST_OPS_BEFORE) or (i > last and n.op_type in _HOST_OPS_AFTER))
+    ]
+    if bad:
+        # Name the layer the user wrote, not a layout change FINN put around it.
+        layout = {"Transpose", "Reshape", "Flatten"}
+        n = next((b for b in bad if b.op_type not in layout), bad[0])
+        others = ", ".join(f"{b.name} ({b.op_type})" for b in bad if b is not n)
+        raise MelflowError(
+            f"node {n.name!r} (op type {n.op_type}) cannot be mapped to a hardware layer: "
+            "melflow maps Conv/MatMul with quantized weights, quantized ReLU/identity activations "
+            "(as thresholds) and padding; put anything else before the first or after the last layer"
+            + (f" (also unmapped: {others})" if others else "")
+        )
 
 
 def _output_scale(parent) -> float:

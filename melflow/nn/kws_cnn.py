@@ -35,6 +35,7 @@ class KwsCnnConfig:
     head_channels: int = 64
     weight_bits: int = 4
     act_bits: int = 4
+    dropout: float = 0.0  # before the classifier, training only (absent from the export)
 
 
 def _conv_out(n: int, stride: int) -> int:
@@ -63,8 +64,9 @@ class KwsCnn(nn.Module):
             QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=cfg.act_bits),
         ]
         self.features = nn.Sequential(*layers)
+        self.dropout = nn.Dropout(cfg.dropout)
         self.classifier = QuantLinear(cfg.head_channels, cfg.n_classes, bias=False, **wq)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
-        return self.classifier(torch.flatten(x, 1))
+        return self.classifier(self.dropout(torch.flatten(x, 1)))

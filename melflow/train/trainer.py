@@ -36,6 +36,9 @@ class TrainConfig:
     time_masks: int = 2
     time_mask_width: int = 10
     max_shift: int = 10  # random time shift in frames
+    mel_warp: float = 0.15  # mel axis stretched by 1 +- this (a different vocal tract)
+    time_stretch: float = 0.15  # time axis stretched by 1 +- this (a different speaking rate)
+    gain_codes: int = 12  # random level change in int8 codes (0.38 dB each)
     label_smoothing: float = 0.05
     threads: int = 2
 
@@ -65,11 +68,34 @@ def load_config(path: str | Path) -> tuple[dict, TrainConfig]:
     return cfg["model"], tc
 
 
+def _warp(x: torch.Tensor, tc: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    """Stretch the mel axis (anchored at the lowest band, like vocal tract length
+    perturbation) and the time axis (around the centre) per clip, then round back to
+    integer codes so training still sees what the integer frontend produces."""
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+    alpha = 1 + (torch.rand(n, generator=gen) * 2 - 1) * tc.mel_warp
+    beta = 1 + (torch.rand(n, generator=gen) * 2 - 1) * tc.time_stretch
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = 1 / alpha  # grid x: the mel axis (last dim)
+    theta[:, 0, 2] = 1 / alpha - 1
+    theta[:, 1, 1] = 1 / beta  # grid y: the time axis
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False).round()
+
+
 def _augment(x: torch.Tensor, tc: TrainConfig, gen: torch.Generator) -> torch.Tensor:
-    """SpecAugment and time shift on integer codes; masked cells get the floor code (silence)."""
+    """Speaker, rate and level variation, time shift and SpecAugment on integer codes;
+    masked cells get the floor code (silence)."""
     import torchaudio.transforms as T
 
     floor = -128.0
+    if tc.mel_warp or tc.time_stretch:
+        x = _warp(x, tc, gen)
+    if tc.gain_codes:
+        gain = torch.randint(-tc.gain_codes, tc.gain_codes + 1, (x.shape[0], 1, 1, 1), generator=gen).float()
+        x = torch.clamp(x + gain, -128, 127)
     if tc.max_shift:
         shift = int(torch.randint(-tc.max_shift, tc.max_shift + 1, (1,), generator=gen))
         x = torch.roll(x, shifts=shift, dims=2)
