@@ -67,7 +67,7 @@ _FLITE_SHARE = 0.45  # share of speech clips from flite (more natural than espea
 # Train also hears English words read by voices of other languages (accented English):
 # more pronunciations in training is what carries a model to accents it has never heard.
 _ESPEAK_ACCENTS = {
-    "train": ["en-us", "en-gb", "en-gb-x-rp", "en-gb-x-gbclan", "en-us-nyc", "hi", "pt", "fr", "pl", "de", "nl"],
+    "train": ["en-us", "en-gb", "en-gb-x-rp", "en-gb-x-gbclan", "en-us-nyc", "hi", "pt", "fr", "pl", "de", "nl", "es", "it", "cy"],
     "val": ["en-gb-x-gbcwmd"],
     "test": ["en-gb-scotland", "en-029"],
 }

