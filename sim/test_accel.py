@@ -14,7 +14,7 @@ import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, with_timeout
+from cocotb.triggers import ClockCycles, SimTimeoutError, with_timeout
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
@@ -26,6 +26,13 @@ def _pauses(rng, p_pause):
         yield rng.random() < p_pause
 
 
+def _stall_report(dut) -> str:
+    """valid/ready of every inter-layer stream: where a hang starts (valid=1, ready=0 last)."""
+    names = sorted((n[:-7] for n in dir(dut) if n.startswith("l") and n.endswith("_tvalid")), key=lambda n: int(n[1:]))
+    names = ["s_axis"] + names + ["m_axis"]
+    return " ".join(f"{n}:{int(getattr(dut, n + '_tvalid').value)}{int(getattr(dut, n + '_tready').value)}" for n in names)
+
+
 async def _stream(dut, source, sink, clips, n_out, timeout_cycles):
     """Send every clip (queued back to back) and collect n_out beats per clip; a beat that
     takes more than timeout_cycles fails the test instead of hanging it."""
@@ -35,7 +42,14 @@ async def _stream(dut, source, sink, clips, n_out, timeout_cycles):
     for _ in clips:
         beats = []
         for _ in range(n_out):
-            frame = await with_timeout(sink.recv(), timeout_cycles * CLK_NS, "ns")
+            try:
+                frame = await with_timeout(sink.recv(), timeout_cycles * CLK_NS, "ns")
+            except SimTimeoutError:
+                dut._log.error(
+                    "no output for %d cycles; %d input frames still queued; streams (valid,ready): %s",
+                    timeout_cycles, source.count(), _stall_report(dut),
+                )
+                raise
             beats.append(frame.tdata[0])
         done_ns.append(get_sim_time("ns"))
         outputs.append(beats)
@@ -72,8 +86,10 @@ async def stream_clips(dut):
         results["mismatches"] = [i for i, (o, e) in enumerate(zip(outputs, expected)) if o != e]
 
     # 2. No stalls: latency of one clip and the interval between back-to-back clips.
-    source.set_pause_generator(None)
-    sink.set_pause_generator(None)
+    for bfm in (source, sink):
+        bfm.set_pause_generator(None)
+        bfm.pause = False  # removing the generator leaves its last value in force
+
     timing = cfg["clips"][: cfg["n_timing"]]
     await ClockCycles(dut.ap_clk, 2)
     t0 = get_sim_time("ns")
