@@ -12,7 +12,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
 from melflow.boards.boards import load_board
 from melflow.boards.report import write_report

@@ -77,7 +77,9 @@ def simulate_accel(
     env = {"MELFLOW_VECTORS": str(run_dir / "vectors.json"), "MELFLOW_RESULTS": str(results_path)}
     verilator.run_test(runner, "test_accel", iface.top, sim_dir / "obj", run_dir, env, seed=seed)
     if not results_path.exists():
-        raise MelflowError(f"the RTL simulation wrote no results; see {run_dir}")
+        log = run_dir / "sim.log"
+        errors = [l.strip() for l in log.read_text(errors="replace").splitlines() if " ERROR " in l] if log.exists() else []
+        raise MelflowError(f"the RTL simulation did not finish ({errors[0] if errors else 'no error logged'}); see {log}")
     res = json.loads(results_path.read_text())
     logits = np.stack([unpack_beats(o, iface.out_bits, iface.out_per_beat, iface.out_signed) for o in res["outputs"]])
     return AccelSimResult(

@@ -54,20 +54,27 @@ def build(sources: list[Path], top: str, build_dir: Path, defines: dict | None =
     from cocotb_tools.runner import get_runner
 
     runner = get_runner("verilator")
-    runner.build(
-        sources=[str(s) for s in sources],
-        hdl_toplevel=top,
-        build_dir=str(build_dir),
-        build_args=VERILATOR_ARGS + list(extra_args or []),
-        defines=defines or {},
-        timescale=("1ns", "1ps"),
-        always=False,
-    )
+    log = Path(build_dir) / "build.log"
+    Path(build_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        runner.build(
+            sources=[str(s) for s in sources],
+            hdl_toplevel=top,
+            build_dir=str(build_dir),
+            build_args=VERILATOR_ARGS + list(extra_args or []),
+            defines=defines or {},
+            timescale=("1ns", "1ps"),
+            always=False,
+            log_file=str(log),
+        )
+    except RuntimeError as err:
+        raise MelflowError(f"Verilator could not build {top}: {err}; see {log}") from None
     return runner
 
 
 def run_test(runner, module: str, top: str, build_dir: Path, test_dir: Path, env: dict[str, str], seed: int = 0) -> Path:
-    """Run cocotb test module `module` (from the repo's sim/ folder); returns results.xml."""
+    """Run cocotb test module `module` (from the repo's sim/ folder); returns results.xml.
+    The simulator's output goes to `test_dir/sim.log`."""
     test_dir.mkdir(parents=True, exist_ok=True)
     # the runner hands the simulator this process's sys.path as PYTHONPATH
     if str(REPO_SIM_DIR) not in sys.path:
@@ -79,5 +86,6 @@ def run_test(runner, module: str, top: str, build_dir: Path, test_dir: Path, env
         test_dir=str(test_dir),
         extra_env=env,
         seed=seed,
+        log_file=str(test_dir / "sim.log"),
     )
     return Path(results)
