@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, help="checkpoint (.pt) or build directory (for --backend rtl)")
     ev.add_argument("--manifest", required=True, help="CSV manifest (path,label,...)")
     ev.add_argument("--backend", choices=["torch", "golden", "rtl"], default="torch")
-    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
+    ev.add_argument("--limit", type=int, default=None, help="evaluate N clips spread evenly over the manifest")
     ev.set_defaults(func=_eval)
     return p
 

@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build", required=True, type=Path, help="build directory from scripts/build_accel.py")
     p.add_argument("--manifest", required=True, type=Path, help="any manifest in the contract format")
-    p.add_argument("--limit", type=int, default=None, help="only the first N clips")
+    p.add_argument("--limit", type=int, default=None, help="N clips spread evenly over the manifest")
     args = p.parse_args(argv)
     try:
         print(json.dumps(compare_sw_hw(args.build, args.manifest, args.limit)))

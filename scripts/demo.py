@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, default=REPO / "data" / "kws-small")
     p.add_argument("--out", type=Path, default=REPO / "build" / "demo")
     p.add_argument("--model", type=Path, default=REPO / "models" / "kws_cnn.pt")
-    p.add_argument("--rtl-clips", type=int, default=40, help="test clips streamed through the RTL for hardware F1")
+    p.add_argument("--rtl-clips", type=int, default=40, help="test clips (spread over the split) streamed through the RTL for hardware F1")
     args = p.parse_args(argv)
     t0 = time.time()
     try:
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
         report = build_accelerator(args.model, "pynq-z2", args.out, manifest=test_csv, sim_clips=20)
         print(f"[demo] software model on the whole test split ({test_csv})")
         sw = evaluate(args.model, test_csv, "torch")
-        print(f"[demo] software against RTL on the first {args.rtl_clips} test clips")
+        print(f"[demo] software against RTL on {args.rtl_clips} test clips spread over the split")
         cmp = compare_sw_hw(args.out, test_csv, limit=args.rtl_clips)
     except MelflowError as err:
         print(f"demo: error: {err}", file=sys.stderr)

@@ -75,3 +75,23 @@ def test_unreadable_model_is_named(tmp_path):
     bad.write_bytes(b"not an onnx file")
     with pytest.raises(MelflowError, match="broken.onnx"):
         compile_qonnx(bad, tmp_path / "out")
+
+
+def test_dsp48_packing_keeps_cycles_and_uses_fewer_slices():
+    from melflow.compiler.folding import best_split, dsp48e1_cost
+
+    for pe, simd, mh, mw in [(1, 216, 48, 216), (1, 9, 24, 9), (2, 36, 64, 576), (1, 1, 12, 96)]:
+        p, s = best_split(pe, simd, mh, mw)
+        assert p * s == pe * simd and mh % p == 0 and mw % s == 0
+        assert dsp48e1_cost(p, s) <= dsp48e1_cost(pe, simd)
+    assert best_split(1, 216, 48, 216) == (4, 54)
+
+
+def test_folded_design_fits_the_pynq_z2(compiled):
+    from functools import partial
+
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+    c, _ = compiled
+    res = c.model("folded").analysis(partial(res_estimation, fpgapart=load_board("pynq-z2").part))
+    assert sum(r.get("DSP", 0) for r in res.values()) <= load_board("pynq-z2").resources["DSP"]

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from melflow.compiler.finn_env import init_finn
+from melflow.compiler.folding import PackMVAUForDSP48
 from melflow.core import MelflowError
 
 PYNQ_Z2_PART = "xc7z020clg400-1"
@@ -206,6 +207,7 @@ def compile_qonnx(onnx_path: str | Path, out_dir: str | Path, options: CompileOp
     from finn.transformation.fpgadataflow.set_folding import SetFolding
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+    from finn.util.basic import get_dsp_block
     from qonnx.core.datatype import DataType
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
@@ -245,6 +247,8 @@ def compile_qonnx(onnx_path: str | Path, out_dir: str | Path, options: CompileOp
         model = model.transform(t)
     model = save("specialized", model)
     model = model.transform(SetFolding(options.target_cycles, mvau_wwidth_max=options.mvau_wwidth_max))
+    if get_dsp_block(options.fpga_part) == "DSP48E1":
+        model = model.transform(PackMVAUForDSP48())
     model = save("folded", _minimize_bit_width(model))
 
     for t in (InsertDWC(), InsertFIFO(create_shallow_fifos=True), SpecializeLayers(options.fpga_part), GiveUniqueNodeNames(), InferShapes(), InferDataTypes()):

@@ -32,11 +32,14 @@ def label_indices(labels: list[str], manifest: Path, paths: list[str]) -> np.nda
 
 
 def manifest_features(manifest: str | Path, cfg: FrontendConfig = FrontendConfig(), limit: int | None = None, progress: bool = False):
-    """(features int8 (clips, frames, mels), labels int64 (clips,), paths) for a manifest."""
+    """(features int8 (clips, frames, mels), labels int64 (clips,), paths) for a manifest;
+    `limit` takes that many clips spread evenly over it."""
     manifest = Path(manifest)
     rows = read_manifest(manifest)
-    if limit is not None:
-        rows = rows[:limit]
+    if limit is not None and limit < len(rows):
+        # evenly spaced rows: manifests are often sorted by label, and the first N clips
+        # of one class say nothing about the others
+        rows = [rows[i] for i in np.linspace(0, len(rows) - 1, limit).round().astype(int)]
     paths = [str(r.path) for r in rows]
     y = label_indices([r.label for r in rows], manifest, paths)
     key = hashlib.sha1((manifest.read_text() + json.dumps(asdict(cfg)) + str(limit)).encode()).hexdigest()[:16]
