@@ -42,7 +42,8 @@ def manifest_features(manifest: str | Path, cfg: FrontendConfig = FrontendConfig
         rows = [rows[i] for i in np.linspace(0, len(rows) - 1, limit).round().astype(int)]
     paths = [str(r.path) for r in rows]
     y = label_indices([r.label for r in rows], manifest, paths)
-    key = hashlib.sha1((manifest.read_text() + json.dumps(asdict(cfg)) + str(limit)).encode()).hexdigest()[:16]
+    # keyed by the manifest, the chosen clips and the frontend: any change is a new entry
+    key = hashlib.sha1((manifest.read_text() + "\n".join(paths) + json.dumps(asdict(cfg))).encode()).hexdigest()[:16]
     cache = manifest.parent / ".features" / f"{manifest.stem}-{key}.npy"
     if cache.exists():
         return np.load(cache), y, paths
