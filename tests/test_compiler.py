@@ -30,11 +30,11 @@ def test_every_stage_agrees_with_qonnx(compiled, tiny_corpus):
     c, model = compiled
     x, _, _ = manifest_features(tiny_corpus / "test.csv", limit=6)
     torch_logits = predict(model, x)
-    qonnx = np.stack([execute_stage(c.model("qonnx"), f, "qonnx") for f in x])
+    qonnx = execute_stage(c.model("qonnx"), x, "qonnx")
     # the exported QONNX model computes what Brevitas computes
     np.testing.assert_allclose(qonnx, torch_logits, rtol=1e-4, atol=1e-4 * np.abs(torch_logits).max())
     for stage in STAGES[1:]:
-        out = np.stack([execute_stage(c.model(stage), f, stage) for f in x])
+        out = execute_stage(c.model(stage), x, stage)
         if stage not in FULL_GRAPH_STAGES:
             out = as_int_array(out) * c.output_scale  # the integer logits the hardware returns
         np.testing.assert_allclose(out, qonnx, rtol=1e-4, atol=1e-4 * np.abs(qonnx).max(), err_msg=f"stage {stage}")

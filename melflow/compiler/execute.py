@@ -14,7 +14,7 @@ FULL_GRAPH_STAGES = {"qonnx", "finn", "streamlined", "hw"}
 
 
 def execute_stage(model, features: np.ndarray, stage: str) -> np.ndarray:
-    """Run one clip's int8 features (frames, mels) through a stage; returns logits (classes,).
+    """Run int8 features (clips, frames, mels) through a stage; returns logits (clips, classes).
 
     Full-graph stages return float logits (with the output scale); dataflow stages return
     the integer logits the hardware streams out.
@@ -23,20 +23,20 @@ def execute_stage(model, features: np.ndarray, stage: str) -> np.ndarray:
     import finn.core.onnx_exec as oxe
     from finn.transformation.fpgadataflow.set_exec_mode import SetExecMode
 
-    x = features.astype(np.float32)
-    if stage in FULL_GRAPH_STAGES:
-        x = x[None, None]  # NCHW, one channel
-    else:
-        x = x[None, :, :, None]  # NHWC: the stream order of the accelerator
+    if stage not in FULL_GRAPH_STAGES:
         # RTL nodes execute through their HW parent's Python model in "cppsim" mode.
         model = model.transform(SetExecMode("cppsim"))
     iname, oname = model.graph.input[0].name, model.graph.output[0].name
-    return np.asarray(oxe.execute_onnx(model, {iname: x})[oname]).reshape(-1)
+    outs = []
+    for f in np.asarray(features, dtype=np.float32):
+        # NCHW with one channel for the full graph; NHWC (the stream order) for dataflow
+        x = f[None, None] if stage in FULL_GRAPH_STAGES else f[None, :, :, None]
+        outs.append(np.asarray(oxe.execute_onnx(model, {iname: x})[oname]).reshape(-1))
+    return np.stack(outs)
 
 
 def golden_logits(compiled, features: np.ndarray, stage: str = "folded") -> np.ndarray:
     """Integer logits of the dataflow graph (the hardware's golden model) for each clip."""
     from melflow.compiler.flow import as_int_array
 
-    model = compiled.model(stage)
-    return np.stack([as_int_array(execute_stage(model, f, stage)) for f in features])
+    return as_int_array(execute_stage(compiled.model(stage), features, stage))
