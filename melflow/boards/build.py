@@ -80,7 +80,7 @@ def build_accelerator(
         timings["simulate_s"] = round(time.time() - t, 1)
         sim = {
             "clips": len(x),
-            "bit_exact_fraction": 1.0 - len(sim.mismatches) / len(x),
+            "bit_exact_fraction": sim.bit_exact_fraction,
             "mismatched_clips": sim.mismatches,
             "cycles_per_inference": sim.cycles_per_inference,
             "latency_cycles": sim.latency_cycles,

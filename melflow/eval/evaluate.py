@@ -70,15 +70,21 @@ def predictions(model: str | Path, x: np.ndarray, backend: str, seed: int = 0) -
     extra = {
         "cycles_per_inference": res.cycles_per_inference,
         "latency_cycles": res.latency_cycles,
-        "bit_exact_fraction": 1.0 - len(res.mismatches) / len(x),
+        "bit_exact_fraction": res.bit_exact_fraction,
     }
     return res.logits, extra
 
 
-def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int | None = None) -> dict:
+def clips(manifest: str | Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of a manifest's clips; an empty manifest is an error."""
     x, y, _ = manifest_features(manifest, limit=limit)
     if len(x) == 0:
         raise MelflowError(f"manifest {manifest} has no clips")
+    return x, y
+
+
+def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int | None = None) -> dict:
+    x, y = clips(manifest, limit)
     logits, extra = predictions(model, x, backend)
     return {"backend": backend, "model": str(model), "manifest": str(manifest), **scores(y, logits.argmax(1)), **extra}
 

@@ -23,6 +23,11 @@ class AccelSimResult:
     latency_cycles: int = 0  # first input beat to last output beat, one clip, no stalls
     sim_cycles: int = 0
 
+    @property
+    def bit_exact_fraction(self) -> float:
+        """Share of clips whose RTL output equals the expected (golden) one."""
+        return 1.0 - len(self.mismatches) / len(self.logits)
+
 
 def build_accel_sim(rtl_dir: str | Path, sim_dir: str | Path):
     """Verilate the accelerator once; reused by every simulate_accel call on the same sim_dir."""
