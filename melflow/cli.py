@@ -27,6 +27,12 @@ def _eval(args):
     evaluate_cli(args)
 
 
+def _frontend_check(args):
+    from melflow.frontend.check import frontend_check_cli
+
+    frontend_check_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="melflow", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -40,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     kws.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
     kws.add_argument("--splits", default="train,val,test", help="comma-separated splits to render (default: all)")
     kws.set_defaults(func=_data_kws)
+
+    fe = sub.add_parser("frontend", help="the integer log-Mel frontend")
+    fe_sub = fe.add_subparsers(dest="frontend_command", required=True)
+    chk = fe_sub.add_parser("check", help="SNR of the integer log-Mel against torchaudio's float log-Mel, as JSON")
+    chk.add_argument("--manifest", required=True, help="CSV manifest (path,label,...); labels are not read")
+    chk.add_argument("--limit", type=int, default=None, help="check N clips spread evenly over the manifest")
+    chk.add_argument("--summary-only", action="store_true", help="leave out the per-clip list")
+    chk.set_defaults(func=_frontend_check)
 
     tr = sub.add_parser("train", help="train a model from its YAML config")
     tr.add_argument("--config", required=True, help="models/<name>.yaml")
