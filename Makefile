@@ -2,7 +2,7 @@
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 STAMP   := .venv/.melflow-installed
-DEB     := yosys espeak-ng flite sox
+DEB     := yosys espeak-ng flite sox festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 DATA    ?= data/kws-small
 DEMO    ?= build/demo
 
@@ -10,10 +10,9 @@ DEMO    ?= build/demo
 
 setup: sysdeps $(STAMP)
 
-# Debian packages, installed only when a tool is missing (CI and new machines run as root).
+# Debian packages, installed only when one is missing (CI and new machines run as root).
 sysdeps:
-	@missing=""; for t in yosys espeak-ng flite sox; do command -v $$t >/dev/null || missing=1; done; \
-	if [ -n "$$missing" ]; then \
+	@if ! dpkg -s $(DEB) >/dev/null 2>&1; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB) >/dev/null; \
 	fi

@@ -1,9 +1,9 @@
 """The default keyword corpus: the Google Speech Commands v2 12-class task (ten keywords,
-`_unknown_`, `_silence_`) synthesised locally with espeak-ng and flite.
+`_unknown_`, `_silence_`) synthesised locally with espeak-ng, flite and festival.
 
 A *speaker* is engine x voice x variant with its own fixed base rate and pitch. Splits are
 speaker-disjoint and the test split uses espeak-ng accents, espeak-ng variants and a flite
-voice that the train split never hears. Every clip is rendered from its own seeded
+voice that the train split never hears (festival speaks in train and val only). Every clip is rendered from its own seeded
 numpy Generator (derived from the corpus seed and the clip's position in the plan), so the
 same seed and size give the same WAV bytes whatever the number of worker processes.
 
@@ -67,7 +67,8 @@ _FLITE_SHARE = 0.45  # share of speech clips from flite (more natural than espea
 # Train also hears English words read by voices of other languages (accented English):
 # more pronunciations in training is what carries a model to accents it has never heard.
 _ESPEAK_ACCENTS = {
-    "train": ["en-us", "en-gb", "en-gb-x-rp", "en-gb-x-gbclan", "en-us-nyc", "hi", "pt", "fr", "pl", "de", "nl", "es", "it", "cy"],
+    "train": ["en-us", "en-gb", "en-gb-x-rp", "en-gb-x-gbclan", "en-us-nyc", "hi", "pt", "fr", "pl", "de", "nl", "es",
+              "it", "cy", "af", "sv", "da", "nb", "ro", "id", "sw", "hu", "cs", "ga"],
     "val": ["en-gb-x-gbcwmd"],
     "test": ["en-gb-scotland", "en-029"],
 }
@@ -86,6 +87,11 @@ _ESPEAK_VARIANTS = [
     "shelby", "travis", "victor", "whisper", "croak", "grandma",
 ]
 _FLITE_VOICES = {"train": ["kal16", "awb", "slt"], "val": ["kal16", "awb", "slt"], "test": ["rms"]}
+# festival (Debian festvox packages): a third engine for train and val only. ked is a
+# speaker no other engine has; kal and slt are the flite speakers through other
+# synthesis methods (diphone, HTS), so the model hears the engine change, not only the voice.
+_FESTIVAL_VOICES = {"train": ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"],
+                    "val": ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"], "test": []}
 # flite "variants": fixed per-speaker pitch shift and duration stretch; val uses variant
 # numbers that train never uses, test a voice that train never hears.
 _FLITE_VARIANTS = {"train": range(0, 16), "val": range(16, 22), "test": range(0, 16)}
@@ -107,6 +113,7 @@ def split_speakers() -> dict[str, list[str]]:
     for split in SPLITS:
         spk = [f"espeak:{a}+{v}" for a in _ESPEAK_ACCENTS[split] for v in variants[split]]
         spk += [f"flite:{v}#{k:02d}" for v in _FLITE_VOICES[split] for k in _FLITE_VARIANTS[split]]
+        spk += [f"festival:{v}#{k:02d}" for v in _FESTIVAL_VOICES[split] for k in _FLITE_VARIANTS[split]]
         out[split] = spk
     seen: dict[str, str] = {}
     for split, spk in out.items():
@@ -156,7 +163,7 @@ def plan_kws_corpus(size: str = "small", seed: int = 0) -> list[ClipSpec]:
     for si, split in enumerate(SPLITS):
         base_n = SIZES[size][si]
         esp = [s for s in speakers[split] if s.startswith("espeak:")]
-        fli = [s for s in speakers[split] if s.startswith("flite:")]
+        fli = [s for s in speakers[split] if not s.startswith("espeak:")]  # flite and festival
         for li, label in enumerate(LABELS):
             rng = np.random.default_rng([seed, si, li, 7])
             n = int(round(base_n * _CLASS_FACTOR.get(label, 1.0)))
@@ -204,6 +211,15 @@ def _flite(text: str, speaker: str, stretch: float, path: str) -> None:
     _run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.3f}", "-t", text, "-o", path])
 
 
+def _festival(text: str, speaker: str, stretch: float, path: str, tmp: str) -> None:
+    voice = speaker.split(":", 1)[1].split("#")[0]
+    txt = os.path.join(tmp, "word.txt")
+    with open(txt, "w") as f:
+        f.write(text + "\n")
+    _run(["text2wave", "-eval", f"(voice_{voice})", "-eval", f"(Parameter.set 'Duration_Stretch {stretch:.3f})",
+          "-o", path, txt])
+
+
 def _read_float(path: str) -> tuple[np.ndarray, int]:
     x, sr = sf.read(path, dtype="float64", always_2d=True)
     return x.mean(axis=1), sr
@@ -219,7 +235,11 @@ def _synth_word(spec: ClipSpec, rng: np.random.Generator, tmp: str) -> np.ndarra
         if rng.random() < 0.25:
             fx += ["pitch", f"{rng.uniform(-150, 150):.1f}"]
     else:
-        _flite(spec.word, spec.speaker, base["stretch"] * rng.uniform(0.9, 1.1), raw)
+        stretch = base["stretch"] * rng.uniform(0.9, 1.1)
+        if spec.speaker.startswith("festival:"):
+            _festival(spec.word, spec.speaker, stretch, raw, tmp)
+        else:
+            _flite(spec.word, spec.speaker, stretch, raw)
         fx += ["pitch", f"{base['cents'] + rng.uniform(-80, 80):.1f}"]
     if rng.random() < 0.4:
         fx += ["speed", f"{rng.uniform(0.93, 1.07):.4f}"]
@@ -354,9 +374,9 @@ def _work(args) -> str:
 
 # ---- driver --------------------------------------------------------------------------
 def _check_tools() -> None:
-    missing = [t for t in ("espeak-ng", "flite", "sox") if shutil.which(t) is None]
+    missing = [t for t in ("espeak-ng", "flite", "text2wave", "sox") if shutil.which(t) is None]
     if missing:
-        raise MelflowError(f"{', '.join(missing)}: program(s) not found on PATH (apt-get install espeak-ng flite sox)")
+        raise MelflowError(f"{', '.join(missing)}: program(s) not found on PATH (apt-get install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox)")
 
 
 def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
