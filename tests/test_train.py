@@ -32,6 +32,23 @@ def test_short_training_run_writes_checkpoint_and_qonnx(tiny_corpus, tmp_path):
     assert out.shape == (2, 12) and np.isfinite(out.detach().numpy()).all()
 
 
+def test_float_twin_features_and_mixup(tiny_corpus, tmp_path):
+    """The float twin of the integer codes (issue #3's fidelity comparison) lies within a
+    code or two of them, and a model trains on it with mixup on."""
+    from melflow.train.features import manifest_features
+
+    xi, yi, _ = manifest_features(tiny_corpus / "val.csv")
+    xf, yf, _ = manifest_features(tiny_corpus / "val.csv", kind="float")
+    assert xi.dtype == np.int8 and xf.dtype == np.float32 and (yi == yf).all()
+    inside = (xf > -127) & (xf < 126)
+    assert np.abs(xf[inside] - xi[inside]).mean() < 0.6
+    cfg = _write(tmp_path / "f.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32, "mixup": 0.4}})
+    result = train_from_config(cfg, tiny_corpus, out=tmp_path / "f.pt", overrides={"features": "float"})
+    assert 0.0 <= result["test_acc"] <= 1.0
+    with pytest.raises(MelflowError, match="nonsense"):
+        train_from_config(cfg, tiny_corpus, out=tmp_path / "g.pt", overrides={"nonsense": 1})
+
+
 @pytest.mark.parametrize(
     "cfg, key",
     [
@@ -40,6 +57,7 @@ def test_short_training_run_writes_checkpoint_and_qonnx(tiny_corpus, tmp_path):
         ({"model": {"name": "resnet9000"}}, "resnet9000"),
         ({"model": TINY_MODEL, "train": {"epochs": 0}}, "train.epochs"),
         ({"model": TINY_MODEL, "extra": 1}, "extra"),
+        ({"model": TINY_MODEL, "train": {"features": "mfcc"}}, "train.features"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):

@@ -31,9 +31,24 @@ def label_indices(labels: list[str], manifest: Path, paths: list[str]) -> np.nda
     return np.array([index[l] for l in labels], dtype=np.int64)
 
 
-def manifest_features(manifest: str | Path, cfg: FrontendConfig = FrontendConfig(), limit: int | None = None, progress: bool = False):
-    """(features int8 (clips, frames, mels), labels int64 (clips,), paths) for a manifest;
-    `limit` takes that many clips spread evenly over it."""
+def float_codes(pcm: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
+    """torchaudio's float log-Mel in the units of the integer codes (the spec's affine map,
+    unrounded, clamped to the int8 range): the float twin the integer frontend is measured
+    against when a model is trained on each."""
+    from melflow.frontend.reference import float_log_mel
+
+    out = [float_log_mel(pcm[i : i + 256], cfg) for i in range(0, len(pcm), 256)]
+    ref = np.concatenate(out) if out else np.zeros((0, cfg.n_frames(pcm.shape[-1]), cfg.n_mels))
+    return np.clip(ref / cfg.out_scale + cfg.out_zero, -128, 127).astype(np.float32)
+
+
+def manifest_features(manifest: str | Path, cfg: FrontendConfig = FrontendConfig(), limit: int | None = None,
+                      progress: bool = False, kind: str = "integer"):
+    """(features (clips, frames, mels), labels int64 (clips,), paths) for a manifest;
+    `limit` takes that many clips spread evenly over it. `kind` "integer" gives the golden
+    model's int8 codes, "float" the float log-Mel on the same scale (float32)."""
+    if kind not in ("integer", "float"):
+        raise MelflowError(f"unknown feature kind {kind!r} (integer or float)")
     manifest = Path(manifest)
     rows = read_manifest(manifest)
     if limit is not None and limit < len(rows):
@@ -43,12 +58,12 @@ def manifest_features(manifest: str | Path, cfg: FrontendConfig = FrontendConfig
     paths = [str(r.path) for r in rows]
     y = label_indices([r.label for r in rows], manifest, paths)
     # keyed by the manifest, the chosen clips and the frontend: any change is a new entry
-    key = hashlib.sha1((manifest.read_text() + "\n".join(paths) + json.dumps(asdict(cfg))).encode()).hexdigest()[:16]
+    key = hashlib.sha1((manifest.read_text() + "\n".join(paths) + json.dumps(asdict(cfg)) + ("" if kind == "integer" else kind)).encode()).hexdigest()[:16]
     cache = manifest.parent / ".features" / f"{manifest.stem}-{key}.npy"
     if cache.exists():
         return np.load(cache), y, paths
     pcm = np.stack([fit_length(load_audio(p), CLIP_SAMPLES) for p in tqdm(paths, desc=f"reading {manifest.name}", disable=not progress)])
-    x = features_for_clips(pcm, cfg)
+    x = features_for_clips(pcm, cfg) if kind == "integer" else float_codes(pcm, cfg)
     try:
         cache.parent.mkdir(exist_ok=True)
         np.save(cache, x)

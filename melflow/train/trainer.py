@@ -40,6 +40,8 @@ class TrainConfig:
     time_stretch: float = 0.15  # time axis stretched by 1 +- this (a different speaking rate)
     gain_codes: int = 12  # random level change in int8 codes (0.38 dB each)
     label_smoothing: float = 0.05
+    mixup: float = 0.0  # Beta(a, a) parameter of mixup; 0 turns it off
+    features: str = "integer"  # "float": torchaudio's log-Mel on the same scale (fidelity twin)
     threads: int = 2
 
 
@@ -65,6 +67,8 @@ def load_config(path: str | Path) -> tuple[dict, TrainConfig]:
             raise MelflowError(f"{path}: train.{k} must be at least 1, got {getattr(tc, k)}")
     if tc.lr <= 0:
         raise MelflowError(f"{path}: train.lr must be positive, got {tc.lr}")
+    if tc.features not in ("integer", "float"):
+        raise MelflowError(f"{path}: train.features must be integer or float, got {tc.features!r}")
     return cfg["model"], tc
 
 
@@ -82,7 +86,8 @@ def _warp(x: torch.Tensor, tc: TrainConfig, gen: torch.Generator) -> torch.Tenso
     theta[:, 0, 2] = 1 / alpha - 1
     theta[:, 1, 1] = 1 / beta  # grid y: the time axis
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False).round()
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return x.round() if tc.features == "integer" else x
 
 
 def _augment(x: torch.Tensor, tc: TrainConfig, gen: torch.Generator) -> torch.Tensor:
@@ -110,6 +115,17 @@ def _augment(x: torch.Tensor, tc: TrainConfig, gen: torch.Generator) -> torch.Te
     for _ in range(tc.time_masks):
         spec = T.TimeMasking(tc.time_mask_width, iid_masks=True)(spec, mask_value=floor)
     return spec.transpose(2, 3)
+
+
+def _mixup(x: torch.Tensor, alpha: float, gen: torch.Generator, integer: bool) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mix each clip with another of the batch (Zhang et al., mixup); the mix is rounded
+    back to integer codes, as the first quantizer sees them. Returns the mixed batch, the
+    partner index and the weight of the original labels."""
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    lam = max(lam, 1 - lam)  # the original clip dominates: its label stays the main target
+    partner = torch.randperm(x.shape[0], generator=gen)
+    x = lam * x + (1 - lam) * x[partner]
+    return (x.round() if integer else x), partner, lam
 
 
 def predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -144,9 +160,15 @@ def load_checkpoint(path: str | Path):
     return model, ckpt
 
 
-def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path | None = None, epochs: int | None = None, seed: int = 0) -> dict:
+def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path | None = None, epochs: int | None = None,
+                      seed: int = 0, overrides: dict | None = None) -> dict:
+    """Train the model of a YAML config; `overrides` replace keys of its `train:` block."""
     config, data_dir = Path(config), Path(data_dir)
     model_spec, tc = load_config(config)
+    for k, v in (overrides or {}).items():
+        if not hasattr(tc, k):
+            raise MelflowError(f"unknown training option {k!r}")
+        setattr(tc, k, v)
     if epochs is not None:
         tc.epochs = epochs
     out = Path(out) if out else config.with_suffix(".pt")
@@ -155,8 +177,8 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     torch.set_num_threads(tc.threads)
     fe = FrontendConfig()
     t0 = time.time()
-    xtr, ytr, _ = manifest_features(data_dir / "train.csv", fe, progress=True)
-    xva, yva, _ = manifest_features(data_dir / "val.csv", fe, progress=True)
+    xtr, ytr, _ = manifest_features(data_dir / "train.csv", fe, progress=True, kind=tc.features)
+    xva, yva, _ = manifest_features(data_dir / "val.csv", fe, progress=True, kind=tc.features)
     model = build_model(model_spec, where=f"{config}: model")
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     steps = tc.epochs * int(np.ceil(len(xtr) / tc.batch_size))
@@ -173,7 +195,13 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
         for i in bar:
             idx = perm[i : i + tc.batch_size]
             xb = _augment(torch.from_numpy(xtr[idx].astype(np.float32))[:, None], tc, gen)
-            loss = loss_fn(model(xb), torch.from_numpy(ytr[idx]))
+            yb = torch.from_numpy(ytr[idx])
+            if tc.mixup:
+                xb, yb2, lam = _mixup(xb, tc.mixup, gen, tc.features == "integer")
+                logits = model(xb)
+                loss = lam * loss_fn(logits, yb) + (1 - lam) * loss_fn(logits, yb[yb2])
+            else:
+                loss = loss_fn(model(xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -188,7 +216,7 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     result = {"val_acc": best[0], "best_epoch": best[2], "train_seconds": round(time.time() - t0, 1)}
     test_csv = data_dir / "test.csv"
     if test_csv.exists():
-        xte, yte, _ = manifest_features(test_csv, fe)
+        xte, yte, _ = manifest_features(test_csv, fe, kind=tc.features)
         result["test_acc"] = float((predict(model, xte).argmax(1) == yte).mean())
     ckpt = {
         "model_spec": model_spec,
