@@ -260,33 +260,33 @@ def _frame_bitreversed(pcm2: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
 def _fft_bitreversed(re: np.ndarray, cfg: FrontendConfig, stage_max: list | None = None):
     """Radix-2 DIT FFT along axis 0 of real int64 ``(n_fft, rows)`` data in bit-reversed order.
 
-    Returns ``(re, im)`` in natural order, same layout.
+    Returns ``(re, im)`` in natural order, same layout. Works in place (the input array is
+    consumed): every butterfly computes ``t = W * b`` first, then ``b = a - t; a += t``, so
+    no stage allocates new frame-sized arrays (that allocation cost a third of the time).
     """
     t = tables(cfg)
     n = cfg.n_fft
     tb = cfg.twiddle_bits
     rnd = np.int64(1 << (tb - 1))
     rows = re.shape[1]
-    im = None  # the imaginary part is zero until stage 1
+    re = np.ascontiguousarray(re, dtype=np.int64)
+    im = np.zeros_like(re)  # the input is real
     for s, sh in enumerate(cfg.shifts):
         h = 1 << s
         g = n // (2 * h)  # butterfly groups
         r4 = re.reshape(g, 2, h, rows)
-        ar, br = r4[:, 0], r4[:, 1]
-        new_re = np.empty_like(re)
-        o4 = new_re.reshape(g, 2, h, rows)
+        i4 = im.reshape(g, 2, h, rows)
+        ar, br, ai, bi = r4[:, 0], r4[:, 1], i4[:, 0], i4[:, 1]
         if s == 0:
-            # W = 1 exactly ((b * 2**tb + 2**(tb-1)) >> tb == b); input is real.
-            np.add(ar, br, out=o4[:, 0])
-            np.subtract(ar, br, out=o4[:, 1])
-            new_im = np.zeros_like(re)
+            # W = 1 exactly ((b * 2**tb + 2**(tb-1)) >> tb == b); the imaginary part stays 0.
+            tr = br.copy()
+            np.subtract(ar, tr, out=br)
+            ar += tr
         else:
-            i4 = im.reshape(g, 2, h, rows)
-            ai, bi = i4[:, 0], i4[:, 1]
             if s == 1:
                 # W = 1, -j exactly: t = b for j = 0, t = (b_im, -b_re) for j = 1.
-                tr = np.concatenate([br[:, :1], bi[:, 1:]], axis=1)
-                ti = np.concatenate([bi[:, :1], -br[:, 1:]], axis=1)
+                tr = np.stack([br[:, 0], bi[:, 1]], axis=1)
+                ti = np.stack([bi[:, 0], -br[:, 1]], axis=1)
             else:
                 step = n // (2 * h)
                 wr = t.twiddle_re[::step][:, None]
@@ -299,13 +299,10 @@ def _fft_bitreversed(re: np.ndarray, cfg: FrontendConfig, stage_max: list | None
                 ti += bi * wr
                 ti += rnd
                 ti >>= tb
-            np.add(ar, tr, out=o4[:, 0])
-            np.subtract(ar, tr, out=o4[:, 1])
-            new_im = np.empty_like(re)
-            m4 = new_im.reshape(g, 2, h, rows)
-            np.add(ai, ti, out=m4[:, 0])
-            np.subtract(ai, ti, out=m4[:, 1])
-        re, im = new_re, new_im
+            np.subtract(ar, tr, out=br)
+            ar += tr
+            np.subtract(ai, ti, out=bi)
+            ai += ti
         if sh:
             half = np.int64(1 << (sh - 1))
             re += half
@@ -415,7 +412,7 @@ def _run(pcm, cfg: FrontendConfig, record: bool):
         return codes.reshape(lead + (n_frames, cfg.n_mels))
     xw = _frame_bitreversed(pcm2, cfg)
     stage_max: list = []
-    re, im, power, acc, lg = _frames_to_log2(xw, cfg, stage_max)
+    re, im, power, acc, lg = _frames_to_log2(xw.copy(), cfg, stage_max)  # the FFT works in place
     codes = _codes(lg, cfg).T.reshape(lead + (n_frames, cfg.n_mels))
     shape = lead + (n_frames,)
     inv = np.argsort(tables(cfg).bitrev)
