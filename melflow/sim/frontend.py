@@ -1,0 +1,117 @@
+"""Simulate the RTL log-Mel frontend in Verilator through the cocotb testbench
+sim/test_frontend.py, against the golden model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from melflow.core import MelflowError
+from melflow.frontend import FrontendConfig, integer_log_mel
+from melflow.sim import verilator
+
+
+@dataclass
+class FrontendSimResult:
+    codes: dict[str, np.ndarray]  # stream name -> (frames, n_mels) int8 codes from the RTL
+    expected: dict[str, np.ndarray]  # the golden model's codes for the same frames
+    mismatches: list[str] = field(default_factory=list)  # streams whose codes differ
+    frame_ends: dict[str, list[int]] = field(default_factory=dict)  # cycle of each frame's tlast (free streams)
+    cycles_per_frame: int = 0  # steady state, no stalls (longest free stream)
+    latency_cycles: int = 0  # last sample of frame 0 accepted -> its last code out
+    sim_cycles: int = 0
+
+
+def load_interface(rtl_dir: str | Path) -> dict:
+    return json.loads((Path(rtl_dir) / "frontend.json").read_text())
+
+
+def rtl_frames(n_samples: int, cfg: FrontendConfig) -> int:
+    """Frames the streaming RTL emits for a stream of ``n_samples`` (none before a full
+    window: unlike the golden model it does not zero-pad a short clip)."""
+    return 0 if n_samples < cfg.win_length else cfg.n_frames(n_samples)
+
+
+def build_frontend_sim(rtl_dir: str | Path, sim_dir: str | Path):
+    """Verilate the frontend once; reused by every simulate_frontend call on the same sim_dir."""
+    rtl_dir, sim_dir = Path(rtl_dir).resolve(), Path(sim_dir).resolve()
+    iface = load_interface(rtl_dir)
+    runner = verilator.build([rtl_dir / f for f in iface["files"]], iface["top"], sim_dir / "obj")
+    return runner, iface
+
+
+def simulate_frontend(
+    rtl_dir: str | Path,
+    sim_dir: str | Path,
+    streams: dict[str, np.ndarray],
+    stalled: tuple[str, ...] = (),
+    seed: int = 0,
+    p_gap: float = 0.3,
+    p_backpressure: float = 0.3,
+) -> FrontendSimResult:
+    """Stream each int16 PCM array of ``streams`` through the RTL (a reset before each).
+
+    Streams named in ``stalled`` go through cocotbext-axi with random input gaps and output
+    backpressure; the others run without stalls and give the cycles per frame. Every code
+    is compared with ``integer_log_mel``.
+    """
+    rtl_dir, sim_dir = Path(rtl_dir).resolve(), Path(sim_dir).resolve()
+    runner, iface = build_frontend_sim(rtl_dir, sim_dir)
+    cfg = FrontendConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in iface["config"].items()})
+    unknown = set(stalled) - set(streams)
+    if unknown:
+        raise MelflowError(f"stalled streams {sorted(unknown)} are not among the streams")
+    vec, expected = [], {}
+    for name, pcm in streams.items():
+        pcm = np.asarray(pcm)
+        if pcm.ndim != 1 or pcm.dtype != np.int16:
+            raise MelflowError(f"stream {name!r}: need a 1-D int16 array, got {pcm.dtype} {pcm.shape}")
+        n_frames = rtl_frames(pcm.size, cfg)
+        if n_frames == 0:
+            raise MelflowError(f"stream {name!r}: {pcm.size} samples give no frame (win_length {cfg.win_length})")
+        expected[name] = integer_log_mel(pcm, cfg)[:n_frames]
+        vec.append({"name": name, "pcm": pcm.tolist(), "expected": expected[name].reshape(-1).tolist(), "stall": name in stalled})
+    budget = 2 * iface["cycles_per_frame"] + 1000
+    vectors = {"seed": seed, "streams": vec, "n_mels": cfg.n_mels, "p_gap": p_gap, "p_backpressure": p_backpressure,
+               "frame_budget_cycles": budget}
+    run_dir = sim_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for f in iface["data_files"]:  # $readmemh paths are relative to the simulator's working directory
+        shutil.copyfile(rtl_dir / f, run_dir / f)
+    (run_dir / "vectors.json").write_text(json.dumps(vectors))
+    base = run_dir / "results"
+    parts = {t: Path(f"{base}.{t}.json") for t in ("stalled_streams", "free_streams")}
+    for p in parts.values():
+        p.unlink(missing_ok=True)
+    env = {"MELFLOW_VECTORS": str(run_dir / "vectors.json"), "MELFLOW_RESULTS": str(base)}
+    verilator.run_test(runner, "test_frontend", iface["top"], sim_dir / "obj", run_dir, env, seed=seed)
+    missing = [t for t, p in parts.items() if not p.exists()]
+    if missing:
+        log = run_dir / "sim.log"
+        errors = [l.strip() for l in log.read_text(errors="replace").splitlines() if " ERROR " in l or "FAIL" in l] if log.exists() else []
+        raise MelflowError(f"the frontend simulation did not finish {missing} ({errors[0] if errors else 'no error logged'}); see {log}")
+    res = {t: json.loads(p.read_text()) for t, p in parts.items()}
+    codes = {}
+    for r in res.values():
+        for name, c in r["outputs"].items():
+            codes[name] = np.array(c, dtype=np.int8).reshape(-1, cfg.n_mels)
+    free = res["free_streams"]
+    out = FrontendSimResult(
+        codes=codes,
+        expected=expected,
+        mismatches=res["stalled_streams"]["mismatches"] + free["mismatches"],
+        frame_ends=free["frame_ends"],
+        sim_cycles=free.get("sim_cycles", 0),
+    )
+    if free["frame_ends"]:
+        longest = max(free["frame_ends"], key=lambda n: len(free["frame_ends"][n]))
+        ends = free["frame_ends"][longest]
+        gaps = np.diff(ends[1:])  # frame 0 waits for a full window; then the pipeline is full
+        out.cycles_per_frame = int(gaps.max()) if gaps.size else 0
+        first, _, _ = free["accepted"][longest]
+        out.latency_cycles = int(ends[0] - (first + cfg.win_length - 1))
+    return out
