@@ -4,6 +4,7 @@ parses arguments and turns `MelflowError` into a one-line message instead of a t
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from melflow.core import MelflowError
@@ -13,6 +14,24 @@ def _data_kws(args):
     from melflow.data.kws import generate_kws_corpus
 
     generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs, splits=args.splits.split(","))
+
+
+def _data_speech_commands(args):
+    from melflow.data.corpora import speech_commands_manifests
+
+    print(json.dumps(speech_commands_manifests(args.root, args.out, seed=args.seed)))
+
+
+def _data_esc50(args):
+    from melflow.data.corpora import esc50_manifests
+
+    print(json.dumps(esc50_manifests(args.root, args.out)))
+
+
+def _data_folder(args):
+    from melflow.data.corpora import folder_manifest
+
+    print(json.dumps({"rows": folder_manifest(args.root, args.out), "manifest": args.out}))
 
 
 def _train(args):
@@ -46,6 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
     kws.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
     kws.add_argument("--splits", default="train,val,test", help="comma-separated splits to render (default: all)")
     kws.set_defaults(func=_data_kws)
+    gsc = data_sub.add_parser("speech-commands", help="train/val/test manifests of a Google Speech Commands v2 folder")
+    gsc.add_argument("--root", required=True, help="the corpus folder (with validation_list.txt, testing_list.txt)")
+    gsc.add_argument("--out", required=True, help="folder for the manifests and the _silence_ clips")
+    gsc.add_argument("--seed", type=int, default=0, help="where _silence_ clips are cut")
+    gsc.set_defaults(func=_data_speech_commands)
+    esc = data_sub.add_parser("esc50", help="one manifest per ESC-50 fold, plus all.csv")
+    esc.add_argument("--root", required=True, help="the corpus folder (with meta/esc50.csv and audio/)")
+    esc.add_argument("--out", required=True, help="folder for the manifests")
+    esc.set_defaults(func=_data_esc50)
+    fold = data_sub.add_parser("folder", help="a manifest of a folder-per-class tree (optionally under train/ val/ test/)")
+    fold.add_argument("--root", required=True, help="folder with one subfolder per label")
+    fold.add_argument("--out", required=True, help="manifest CSV to write")
+    fold.set_defaults(func=_data_folder)
 
     fe = sub.add_parser("frontend", help="the integer log-Mel frontend")
     fe_sub = fe.add_subparsers(dest="frontend_command", required=True)
