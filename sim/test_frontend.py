@@ -5,10 +5,12 @@ PCM streams, each with the codes the golden model gives. Every stream starts aft
 (a clip is a stream of samples; ap_rst_n starts a new one).
 
 1. `stalled_streams`: cocotbext-axi source and sink with random gaps on the input and random
-   backpressure on the output; every code must equal the golden model's.
+   backpressure on the output (probabilities per stream); every code must equal the golden
+   model's.
 2. `free_streams`: no stalls, with a lean driver and monitor that wake up only on transfers
    and on handshake changes (not every cycle), so long clips simulate at close to Verilator
-   speed; the frame-end times give the cycles per frame.
+   speed; the frame-end times give the cycles per frame. A stream with `junk` samples gets
+   them first and a reset `junk_cycles` later, in the middle of a frame.
 
 Results (codes per stream, mismatches, frame-end cycles) go to MELFLOW_RESULTS.<test>.json.
 """
@@ -76,10 +78,10 @@ async def stalled_streams(dut):
     sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False, byte_lanes=1)
     for bfm in (source, sink):
         bfm.log.setLevel(logging.WARNING)
-    source.set_pause_generator(_pauses(rng, cfg["p_gap"]))
-    sink.set_pause_generator(_pauses(rng, cfg["p_backpressure"]))
     n_mels = cfg["n_mels"]
     for s in streams:
+        source.set_pause_generator(_pauses(rng, s["p_gap"]))
+        sink.set_pause_generator(_pauses(rng, s["p_backpressure"]))
         await _reset(dut)
         await source.send(AxiStreamFrame([x & 0xFFFF for x in s["pcm"]]))
         codes = []
@@ -144,6 +146,12 @@ async def free_streams(dut):
     results = {"outputs": {}, "mismatches": [], "frame_ends": {}, "accepted": {}}
     await _start(dut)
     for s in streams:
+        if s.get("junk"):
+            await _reset(dut)
+            junk = cocotb.start_soon(_drive(dut, s["junk"], []))
+            await ClockCycles(dut.ap_clk, s["junk_cycles"])
+            junk.cancel()
+            dut.s_axis_tvalid.value = 0
         await _reset(dut)
         codes, frame_ends, accepted = [], [], []
         drv = cocotb.start_soon(_drive(dut, s["pcm"], accepted))

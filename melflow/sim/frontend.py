@@ -48,23 +48,28 @@ def simulate_frontend(
     rtl_dir: str | Path,
     sim_dir: str | Path,
     streams: dict[str, np.ndarray],
-    stalled: tuple[str, ...] = (),
+    stalled: dict[str, tuple[float, float]] | tuple[str, ...] = (),
+    reset_mid_frame: tuple[str, ...] = (),
     seed: int = 0,
-    p_gap: float = 0.3,
-    p_backpressure: float = 0.3,
 ) -> FrontendSimResult:
     """Stream each int16 PCM array of ``streams`` through the RTL (a reset before each).
 
-    Streams named in ``stalled`` go through cocotbext-axi with random input gaps and output
-    backpressure; the others run without stalls and give the cycles per frame. Every code
-    is compared with ``integer_log_mel``.
+    Streams named in ``stalled`` (a tuple, or a dict of ``(p_gap, p_backpressure)``, the
+    probabilities of an input gap and of output backpressure in a cycle; 0.3 each for a
+    tuple) go through cocotbext-axi with random stalls; the others run without stalls and
+    give the cycles per frame. Streams in ``reset_mid_frame`` (not stalled) are preceded by
+    random samples and a reset while their first frame is being computed. Every code is
+    compared with ``integer_log_mel``.
     """
     rtl_dir, sim_dir = Path(rtl_dir).resolve(), Path(sim_dir).resolve()
     runner, iface = build_frontend_sim(rtl_dir, sim_dir)
     cfg = FrontendConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in iface["config"].items()})
-    unknown = set(stalled) - set(streams)
+    if not isinstance(stalled, dict):
+        stalled = {name: (0.3, 0.3) for name in stalled}
+    unknown = (set(stalled) | set(reset_mid_frame)) - set(streams)
     if unknown:
-        raise MelflowError(f"stalled streams {sorted(unknown)} are not among the streams")
+        raise MelflowError(f"streams {sorted(unknown)} named in stalled / reset_mid_frame are not among the streams")
+    rng = np.random.default_rng(seed)
     vec, expected = [], {}
     for name, pcm in streams.items():
         pcm = np.asarray(pcm)
@@ -74,10 +79,15 @@ def simulate_frontend(
         if n_frames == 0:
             raise MelflowError(f"stream {name!r}: {pcm.size} samples give no frame (win_length {cfg.win_length})")
         expected[name] = integer_log_mel(pcm, cfg)[:n_frames]
-        vec.append({"name": name, "pcm": pcm.tolist(), "expected": expected[name].reshape(-1).tolist(), "stall": name in stalled})
+        v = {"name": name, "pcm": pcm.tolist(), "expected": expected[name].reshape(-1).tolist(), "stall": name in stalled}
+        if name in stalled:
+            v["p_gap"], v["p_backpressure"] = stalled[name]
+        if name in reset_mid_frame:  # junk up to the first frame, reset half way through it
+            v["junk"] = rng.integers(-32768, 32768, cfg.win_length + cfg.hop_length // 2).tolist()
+            v["junk_cycles"] = cfg.win_length + cfg.hop_length // 2 + iface["cycles_per_frame"] // 2
+        vec.append(v)
     budget = 2 * iface["cycles_per_frame"] + 1000
-    vectors = {"seed": seed, "streams": vec, "n_mels": cfg.n_mels, "p_gap": p_gap, "p_backpressure": p_backpressure,
-               "frame_budget_cycles": budget}
+    vectors = {"seed": seed, "streams": vec, "n_mels": cfg.n_mels, "frame_budget_cycles": budget}
     run_dir = sim_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     for f in iface["data_files"]:  # $readmemh paths are relative to the simulator's working directory
