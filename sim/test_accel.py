@@ -8,22 +8,15 @@ results go to MELFLOW_RESULTS, so the Python side (melflow.sim.accel) drives it.
 """
 
 import json
-import logging
 import os
 import random
 
 import cocotb
+from axis_tb import CLK_NS, axis_bfms, pauses, reset
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, SimTimeoutError, with_timeout
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
-
-CLK_NS = 10
-
-
-def _pauses(rng, p_pause):
-    while True:
-        yield rng.random() < p_pause
+from cocotbext.axi import AxiStreamFrame
 
 
 def _stall_report(dut) -> str:
@@ -63,21 +56,15 @@ async def stream_clips(dut):
     cocotb.start_soon(Clock(dut.ap_clk, CLK_NS, unit="ns").start())
     dut.s_axis_tvalid.value = 0
     dut.m_axis_tready.value = 0
-    dut.ap_rst_n.value = 0
-    await ClockCycles(dut.ap_clk, 10)
-    dut.ap_rst_n.value = 1
-    await ClockCycles(dut.ap_clk, 5)
+    await reset(dut, 10, 5)
 
-    source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False, byte_lanes=1)
-    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False, byte_lanes=1)
-    for bfm in (source, sink):
-        bfm.log.setLevel(logging.WARNING)
+    source, sink = axis_bfms(dut)
     n_out = cfg["n_out_beats"]
     results = {"outputs": [], "mismatches": []}
 
     # 1. Random gaps and backpressure: every output must match the golden model.
-    source.set_pause_generator(_pauses(rng, cfg["p_gap"]))
-    sink.set_pause_generator(_pauses(rng, cfg["p_backpressure"]))
+    source.set_pause_generator(pauses(rng, cfg["p_gap"]))
+    sink.set_pause_generator(pauses(rng, cfg["p_backpressure"]))
     outputs, _ = await _stream(dut, source, sink, cfg["clips"], n_out, cfg["timeout_cycles"])
     dut._log.info("random-stall pass done")
     results["outputs"] = outputs

@@ -16,26 +16,26 @@ Results (codes per stream, mismatches, frame-end cycles) go to MELFLOW_RESULTS.<
 """
 
 import json
-import logging
 import os
 import random
 
 import cocotb
+from axis_tb import CLK_NS, axis_bfms, pauses, reset
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
-
-CLK_NS = 10
+from cocotbext.axi import AxiStreamFrame
 
 
 def _cycle() -> int:
     return int(get_sim_time("ns") // CLK_NS)
 
 
-def _pauses(rng, p_pause):
-    while True:
-        yield rng.random() < p_pause
+def _vectors(stall: bool):
+    """The vectors file and those of its streams that go with (or without) random stalls."""
+    with open(os.environ["MELFLOW_VECTORS"]) as f:
+        cfg = json.load(f)
+    return cfg, [s for s in cfg["streams"] if s["stall"] == stall]
 
 
 async def _start(dut):
@@ -43,13 +43,6 @@ async def _start(dut):
     cocotb.start_soon(Clock(dut.ap_clk, CLK_NS, unit="ns").start())
     dut.s_axis_tvalid.value = 0
     dut.m_axis_tready.value = 0
-
-
-async def _reset(dut):
-    dut.ap_rst_n.value = 0
-    await ClockCycles(dut.ap_clk, 3)
-    dut.ap_rst_n.value = 1
-    await ClockCycles(dut.ap_clk, 2)
 
 
 def _timeout_ns(cfg, stream) -> int:
@@ -64,9 +57,7 @@ def _save(name, results):
 
 @cocotb.test()
 async def stalled_streams(dut):
-    with open(os.environ["MELFLOW_VECTORS"]) as f:
-        cfg = json.load(f)
-    streams = [s for s in cfg["streams"] if s["stall"]]
+    cfg, streams = _vectors(stall=True)
     results = {"outputs": {}, "mismatches": []}
     if not streams:
         _save("stalled_streams", results)
@@ -74,25 +65,22 @@ async def stalled_streams(dut):
     rng = random.Random(cfg["seed"])
     await _start(dut)
     dut.ap_rst_n.value = 0
-    source = AxiStreamSource(AxiStreamBus.from_prefix(dut, "s_axis"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False, byte_lanes=1)
-    sink = AxiStreamSink(AxiStreamBus.from_prefix(dut, "m_axis"), dut.ap_clk, dut.ap_rst_n, reset_active_level=False, byte_lanes=1)
-    for bfm in (source, sink):
-        bfm.log.setLevel(logging.WARNING)
+    source, sink = axis_bfms(dut)
     n_mels = cfg["n_mels"]
     for s in streams:
-        source.set_pause_generator(_pauses(rng, s["p_gap"]))
-        sink.set_pause_generator(_pauses(rng, s["p_backpressure"]))
-        await _reset(dut)
+        source.set_pause_generator(pauses(rng, s["p_gap"]))
+        sink.set_pause_generator(pauses(rng, s["p_backpressure"]))
+        await reset(dut, 3, 2)
         await source.send(AxiStreamFrame([x & 0xFFFF for x in s["pcm"]]))
         codes = []
 
-        async def collect():
-            while len(codes) < len(s["expected"]):
+        async def collect(codes, n, name):
+            while len(codes) < n:
                 frame = await sink.recv()  # tlast closes a frame: one frame of mels
-                assert len(frame.tdata) == n_mels, f"{s['name']}: a frame of {len(frame.tdata)} codes"
+                assert len(frame.tdata) == n_mels, f"{name}: a frame of {len(frame.tdata)} codes"
                 codes.extend(frame.tdata)
 
-        await with_timeout(collect(), _timeout_ns(cfg, s), "ns")
+        await with_timeout(collect(codes, len(s["expected"]), s["name"]), _timeout_ns(cfg, s), "ns")
         await source.wait()
         codes = [c - 256 if c > 127 else c for c in codes]
         results["outputs"][s["name"]] = codes
@@ -140,19 +128,17 @@ async def _monitor(dut, n, n_mels, codes, frame_ends):
 
 @cocotb.test()
 async def free_streams(dut):
-    with open(os.environ["MELFLOW_VECTORS"]) as f:
-        cfg = json.load(f)
-    streams = [s for s in cfg["streams"] if not s["stall"]]
+    cfg, streams = _vectors(stall=False)
     results = {"outputs": {}, "mismatches": [], "frame_ends": {}, "accepted": {}}
     await _start(dut)
     for s in streams:
         if s.get("junk"):
-            await _reset(dut)
+            await reset(dut, 3, 2)
             junk = cocotb.start_soon(_drive(dut, s["junk"], []))
             await ClockCycles(dut.ap_clk, s["junk_cycles"])
             junk.cancel()
             dut.s_axis_tvalid.value = 0
-        await _reset(dut)
+        await reset(dut, 3, 2)
         codes, frame_ends, accepted = [], [], []
         drv = cocotb.start_soon(_drive(dut, s["pcm"], accepted))
         await with_timeout(_monitor(dut, len(s["expected"]), cfg["n_mels"], codes, frame_ends), _timeout_ns(cfg, s), "ns")

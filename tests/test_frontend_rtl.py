@@ -17,9 +17,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from melflow.frontend import FrontendConfig, fft_error_bound, integer_log_mel_stages, tables, widths
-from melflow.frontend import golden
-from melflow.rtl.frontend import cycles_per_frame, frontend_params, mel_schedule, run_mel_schedule, write_frontend_rtl
+from melflow.frontend import (
+    FrontendConfig,
+    fft_error_bound,
+    golden,
+    integer_log_mel_stages,
+    tables,
+    widths,
+)
+from melflow.rtl.frontend import (
+    cycles_per_frame,
+    frontend_params,
+    mel_schedule,
+    run_mel_schedule,
+    write_frontend_rtl,
+)
 
 CFG = FrontendConfig()
 N_EDGE = CFG.win_length + 4 * CFG.hop_length + 37  # 5 frames and a partial hop
@@ -75,7 +87,7 @@ def rtl_run(request, corpus_clips, tmp_path_factory):
 
 
 def test_rtl_is_bit_exact(rtl_run):
-    fold, iface, streams, res = rtl_run
+    fold, _, streams, res = rtl_run
     assert res.mismatches == []
     assert set(res.codes) == set(streams)
     for name, pcm in streams.items():
