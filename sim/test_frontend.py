@@ -2,7 +2,8 @@
 
 Vectors come from the JSON file named by MELFLOW_VECTORS (written by melflow.sim.frontend):
 PCM streams, each with the codes the golden model gives. Every stream starts after a reset
-(a clip is a stream of samples; ap_rst_n starts a new one).
+(a clip is a stream of samples; ap_rst_n starts a new one, and so does the sample after
+one with tlast: a stream may hold several clips, each closed by tlast).
 
 1. `stalled_streams`: cocotbext-axi source and sink with random gaps on the input and random
    backpressure on the output (probabilities per stream); every code must equal the golden
@@ -42,6 +43,7 @@ async def _start(dut):
     # a test's tasks end with it: every test starts its own clock
     cocotb.start_soon(Clock(dut.ap_clk, CLK_NS, unit="ns").start())
     dut.s_axis_tvalid.value = 0
+    dut.s_axis_tlast.value = 0
     dut.m_axis_tready.value = 0
 
 
@@ -71,7 +73,10 @@ async def stalled_streams(dut):
         source.set_pause_generator(pauses(rng, s["p_gap"]))
         sink.set_pause_generator(pauses(rng, s["p_backpressure"]))
         await reset(dut, 3, 2)
-        await source.send(AxiStreamFrame([x & 0xFFFF for x in s["pcm"]]))
+        start = 0
+        for end in s["clip_ends"]:  # one AxiStreamFrame per clip: tlast on its last sample
+            await source.send(AxiStreamFrame([x & 0xFFFF for x in s["pcm"][start:end + 1]]))
+            start = end + 1
         codes = []
 
         async def collect(codes, n, name):
@@ -91,11 +96,14 @@ async def stalled_streams(dut):
     assert not results["mismatches"], f"streams whose RTL codes differ from the golden model: {results['mismatches']}"
 
 
-async def _drive(dut, pcm, accepted):
-    """Present pcm[i] until a rising edge finds tready high. Signals are read at the falling
-    edge (settled for the coming rising edge); the coroutine sleeps while tready is low."""
+async def _drive(dut, pcm, accepted, clip_ends=()):
+    """Present pcm[i] until a rising edge finds tready high, with tlast on the samples in
+    clip_ends. Signals are read at the falling edge (settled for the coming rising edge);
+    the coroutine sleeps while tready is low."""
     i, pending = 0, False
+    ends = set(clip_ends)
     dut.s_axis_tdata.value = pcm[0] & 0xFFFF
+    dut.s_axis_tlast.value = int(0 in ends)
     dut.s_axis_tvalid.value = 1
     while True:
         await FallingEdge(dut.ap_clk)
@@ -104,8 +112,10 @@ async def _drive(dut, pcm, accepted):
             i += 1
             if i == len(pcm):
                 dut.s_axis_tvalid.value = 0
+                dut.s_axis_tlast.value = 0
                 return
             dut.s_axis_tdata.value = pcm[i] & 0xFFFF
+            dut.s_axis_tlast.value = int(i in ends)
         pending = bool(int(dut.s_axis_tready.value))
         if not pending:
             await RisingEdge(dut.s_axis_tready)
@@ -140,7 +150,7 @@ async def free_streams(dut):
             dut.s_axis_tvalid.value = 0
         await reset(dut, 3, 2)
         codes, frame_ends, accepted = [], [], []
-        drv = cocotb.start_soon(_drive(dut, s["pcm"], accepted))
+        drv = cocotb.start_soon(_drive(dut, s["pcm"], accepted, s["clip_ends"]))
         await with_timeout(_monitor(dut, len(s["expected"]), cfg["n_mels"], codes, frame_ends), _timeout_ns(cfg, s), "ns")
         await drv
         results["outputs"][s["name"]] = codes

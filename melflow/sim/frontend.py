@@ -54,6 +54,9 @@ def simulate_frontend(
 ) -> FrontendSimResult:
     """Stream each int16 PCM array of ``streams`` through the RTL (a reset before each).
 
+    A stream may also be a list of clips: they go back to back, each closed by tlast on
+    its last sample, and each must give the codes ``integer_log_mel`` gives for it alone.
+
     Streams named in ``stalled`` (a tuple, or a dict of ``(p_gap, p_backpressure)``, the
     probabilities of an input gap and of output backpressure in a cycle; 0.3 each for a
     tuple) go through cocotbext-axi with random stalls; the others run without stalls and
@@ -71,15 +74,21 @@ def simulate_frontend(
         raise MelflowError(f"streams {sorted(unknown)} named in stalled / reset_mid_frame are not among the streams")
     rng = np.random.default_rng(seed)
     vec, expected = [], {}
-    for name, pcm in streams.items():
-        pcm = np.asarray(pcm)
-        if pcm.ndim != 1 or pcm.dtype != np.int16:
-            raise MelflowError(f"stream {name!r}: need a 1-D int16 array, got {pcm.dtype} {pcm.shape}")
-        n_frames = rtl_frames(pcm.size, cfg)
-        if n_frames == 0:
-            raise MelflowError(f"stream {name!r}: {pcm.size} samples give no frame (win_length {cfg.win_length})")
-        expected[name] = integer_log_mel(pcm, cfg)[:n_frames]
-        v = {"name": name, "pcm": pcm.tolist(), "expected": expected[name].reshape(-1).tolist(), "stall": name in stalled}
+    for name, stream in streams.items():
+        clips = list(stream) if isinstance(stream, (list, tuple)) else [stream]
+        codes_per_clip = []
+        for clip in clips:
+            clip = np.asarray(clip)
+            if clip.ndim != 1 or clip.dtype != np.int16:
+                raise MelflowError(f"stream {name!r}: need 1-D int16 arrays, got {clip.dtype} {clip.shape}")
+            n_frames = rtl_frames(clip.size, cfg)
+            if n_frames == 0:
+                raise MelflowError(f"stream {name!r}: a clip of {clip.size} samples gives no frame (win_length {cfg.win_length})")
+            codes_per_clip.append(integer_log_mel(clip, cfg)[:n_frames])
+        pcm = np.concatenate(clips)
+        expected[name] = np.concatenate(codes_per_clip)
+        v = {"name": name, "pcm": pcm.tolist(), "expected": expected[name].reshape(-1).tolist(), "stall": name in stalled,
+             "clip_ends": (np.cumsum([len(c) for c in clips]) - 1).tolist()}
         if name in stalled:
             v["p_gap"], v["p_backpressure"] = stalled[name]
         if name in reset_mid_frame:  # junk up to the first frame, reset half way through it

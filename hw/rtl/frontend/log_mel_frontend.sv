@@ -6,8 +6,12 @@
 // s_axis: one signed 16-bit PCM sample per beat. m_axis: one signed int8 code per beat,
 // mel 0..N_MELS-1 of frame 0, then frame 1, ...; tlast marks the last mel of a frame.
 // A frame is computed as soon as its last sample has arrived (the first after WIN
-// samples, then one every HOP samples); there is no input tlast. ap_rst_n (active low,
-// synchronous) clears the stream: the next sample is the first of a new clip.
+// samples, then one every HOP samples). s_axis_tlast (optional, tie to 0 for one endless
+// stream) marks the last sample of a clip: the clip's remaining frames are computed, its
+// leftover samples (fewer than a frame) are dropped, and the next sample is the first of
+// a new clip, exactly as if each clip went through integer_log_mel on its own. The input
+// stalls from the tlast beat until the clip's last frame has been read from the buffer.
+// ap_rst_n (active low, synchronous) clears the stream the same way.
 //
 // Per frame, one phase after the other:
 //   LOAD  window + FFT stages 0 and 1 (lmf_loader) into two memory banks
@@ -27,6 +31,7 @@ module log_mel_frontend
   input  wire        ap_rst_n,
   input  wire [15:0] s_axis_tdata,
   input  wire        s_axis_tvalid,
+  input  wire        s_axis_tlast,
   output wire        s_axis_tready,
   output wire [7:0]  m_axis_tdata,
   output wire        m_axis_tvalid,
@@ -53,17 +58,28 @@ module log_mel_frontend
   logic signed [NBW+1:0] fill;  // samples from the next frame's first one (< 0: to skip)
   logic [NBW-1:0] wptr, rbase;
   logic release_hop;
+  logic clip_end;  // the clip's last sample is in: no input until its frames are read
   wire s_fire = s_axis_tvalid && s_axis_tready;
-  assign s_axis_tready = rst_n && (fill < (NBW+2)'(NBUF));
+  // while the clip's frames are pending, fill >= WIN (a frame being loaded counts until
+  // release_hop), so fill < WIN means every frame of the clip has left the buffer
+  wire clip_restart = clip_end && (fill < (NBW+2)'(WIN));
+  assign s_axis_tready = rst_n && !clip_end && (fill < (NBW+2)'(NBUF));
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       fill <= '0;
       wptr <= '0;
       rbase <= '0;
+      clip_end <= 1'b0;
     end else begin
       fill <= fill + (NBW+2)'(s_fire) - (release_hop ? (NBW+2)'(HOP) : '0);
       wptr <= wptr + NBW'(s_fire);
       if (release_hop) rbase <= NBW'(rbase + NBW'(HOP));
+      if (s_fire && s_axis_tlast) clip_end <= 1'b1;
+      if (clip_restart) begin
+        fill <= '0;
+        rbase <= wptr;  // the next sample's slot
+        clip_end <= 1'b0;
+      end
     end
   end
 
