@@ -6,8 +6,9 @@ from dataclasses import fields
 
 from melflow.core import MelflowError
 from melflow.nn.kws_cnn import KwsCnn, KwsCnnConfig
+from melflow.nn.kws_crnn import KwsCrnn, KwsCrnnConfig
 
-MODELS = {"kws_cnn": (KwsCnn, KwsCnnConfig)}
+MODELS = {"kws_cnn": (KwsCnn, KwsCnnConfig), "kws_crnn": (KwsCrnn, KwsCrnnConfig)}
 
 
 def build_model(spec: dict, where: str = "model"):
