@@ -22,6 +22,7 @@ import numpy as np
 
 from melflow.compiler.finn_env import init_finn
 from melflow.compiler.folding import PackMVAUForDSP48
+from melflow.compiler.lstm_cell import check_recurrent_supported
 from melflow.core import MelflowError
 
 PYNQ_Z2_PART = "xc7z020clg400-1"
@@ -229,6 +230,7 @@ def compile_qonnx(onnx_path: str | Path, out_dir: str | Path, options: CompileOp
         return m
 
     model = cleanup_model(model)
+    check_recurrent_supported(model)  # a recurrent layer it cannot map is named before FINN sees it
     model.set_tensor_datatype(model.graph.input[0].name, DataType[options.input_dtype])
     save("qonnx", model)
     model = save("finn", _tidy(model.transform(ConvertQONNXtoFINN())))
