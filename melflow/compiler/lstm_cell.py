@@ -534,7 +534,7 @@ def check_recurrent_supported(model) -> None:
     for n in model.graph.node:
         if n.op_type in _FOREIGN_RECURRENT and n.domain in ("", "ai.onnx"):
             direction = next((a.s.decode() for a in n.attribute if a.name == "direction"), "forward")
-            what = f"a {direction} float {n.op_type}" if n.op_type in ("LSTM", "GRU", "RNN") else f"an ONNX {n.op_type} loop"
+            what = f"a {direction} float {n.op_type}" if n.op_type in ("LSTM", "GRU", "RNN") else f"an ONNX {n.op_type} (a loop, as some exporters write a recurrence)"
             raise MelflowError(f"node {n.name!r} (op type {n.op_type}) is {what}, a recurrent layer the compiler cannot map: {_SUPPORTED}")
     cells = find_cells(model)
     for n in cells:
