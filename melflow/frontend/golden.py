@@ -330,28 +330,37 @@ def integer_fft(frames: np.ndarray, cfg: FrontendConfig = FrontendConfig()):
 
 
 def _mel(power: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """(n_freqs, rows) int64 -> (n_mels, rows) int64, exact ``sum_k W[k, m] * P[k]``."""
+    """(n_freqs, rows) int64 -> (n_mels, rows) int64, exact ``sum_k W[k, m] * P[k]``.
+
+    A dense float64 matrix product (BLAS) is exact while every partial sum stays below
+    2**53, so the power is split into a high and a low half that each qualify, and the
+    two integer sums are recombined: several times faster than integer prefix sums.
+    """
     t = tables(cfg)
-    ca = power * t.mel_w_first[:, None]
-    cb = power * t.mel_w_second[:, None]
-    # Bins are sorted by mel_first: filter m sums ca over its own bins and cb over the bins
-    # of filter m-1 (segment sums as differences of prefix sums; all terms >= 0, < 2**63).
-    start, end = _mel_segments(cfg)
-    z = np.zeros((1, power.shape[1]), dtype=np.int64)
-    csa = np.concatenate([z, np.cumsum(ca, axis=0)])
-    csb = np.concatenate([z, np.cumsum(cb, axis=0)])
-    acc = csa[end] - csa[start]
-    acc[1:] += csb[end[:-1]] - csb[start[:-1]]
-    return acc
+    split = _mel_split(cfg)
+    if split is None:  # a configuration too wide for the float64 split: plain integers
+        return t.mel_weights.T @ power
+    w = _mel_weights_f64(cfg)
+    lo = (power & ((1 << split) - 1)).astype(np.float64)
+    hi = (power >> split).astype(np.float64)
+    return ((w @ hi).astype(np.int64) << split) + (w @ lo).astype(np.int64)
 
 
 @lru_cache(maxsize=16)
-def _mel_segments(cfg: FrontendConfig):
-    first = tables(cfg).mel_first
-    m = np.arange(cfg.n_mels)
-    start = np.searchsorted(first, m, side="left")
-    end = np.searchsorted(first, m, side="right")
-    return start, end
+def _mel_split(cfg: FrontendConfig) -> int | None:
+    """Bit at which to split the power so that both halves' mel sums are exact in float64."""
+    pw = widths(cfg)["power"]
+    split = (pw + 1) // 2
+    wmax = int(tables(cfg).mel_weights.max())
+    exact = cfg.n_freqs * wmax * ((1 << max(split, pw - split)) - 1) < 2 ** 53
+    return split if exact else None
+
+
+@lru_cache(maxsize=16)
+def _mel_weights_f64(cfg: FrontendConfig) -> np.ndarray:
+    w = np.ascontiguousarray(tables(cfg).mel_weights.T, dtype=np.float64)
+    w.setflags(write=False)
+    return w
 
 
 @lru_cache(maxsize=16)
