@@ -2,6 +2,7 @@
 """Build a streaming accelerator for a board from a trained checkpoint.
 
     python scripts/build_accel.py --board pynq-z2 --model models/kws_cnn.pt --out build/kws_cnn
+    python scripts/build_accel.py --board pynq-z2 --model models/kws_cnn.pt --out build/kws_cnn_audio --input audio
 
 Compiles the model with finn-plus, writes the stitched RTL, simulates test clips in
 Verilator against the golden model, synthesizes with yosys and writes DIR/report/.
@@ -24,9 +25,14 @@ def main(argv=None) -> int:
     p.add_argument("--manifest", default=None, help="clips to simulate (default: the training corpus' test split)")
     p.add_argument("--sim-clips", type=int, default=20, help="clips streamed through the RTL (0: skip simulation)")
     p.add_argument("--no-synth", action="store_true", help="skip yosys synthesis")
+    p.add_argument("--input", choices=["features", "audio"], default="features",
+                   help="features: int8 log-Mel codes in; audio: int16 PCM in, through the RTL log-Mel frontend")
+    p.add_argument("--frontend-fold", choices=["fast", "realtime"], default="fast",
+                   help="with --input audio: the frontend's folding (fast: one butterfly per cycle; realtime: smallest)")
     args = p.parse_args(argv)
     try:
-        r = build_accelerator(args.model, args.board, args.out, args.target_fps, args.manifest, args.sim_clips, synth=not args.no_synth)
+        r = build_accelerator(args.model, args.board, args.out, args.target_fps, args.manifest, args.sim_clips,
+                              synth=not args.no_synth, audio_fold=args.frontend_fold if args.input == "audio" else None)
     except MelflowError as err:
         print(f"build_accel: error: {err}", file=sys.stderr)
         return 2

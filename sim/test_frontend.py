@@ -21,15 +21,10 @@ import os
 import random
 
 import cocotb
-from axis_tb import CLK_NS, axis_bfms, pauses, reset
+from axis_tb import CLK_NS, axis_bfms, cycle, drive, pauses, reset
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, with_timeout
-from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamFrame
-
-
-def _cycle() -> int:
-    return int(get_sim_time("ns") // CLK_NS)
 
 
 def _vectors(stall: bool):
@@ -96,31 +91,6 @@ async def stalled_streams(dut):
     assert not results["mismatches"], f"streams whose RTL codes differ from the golden model: {results['mismatches']}"
 
 
-async def _drive(dut, pcm, accepted, clip_ends=()):
-    """Present pcm[i] until a rising edge finds tready high, with tlast on the samples in
-    clip_ends. Signals are read at the falling edge (settled for the coming rising edge);
-    the coroutine sleeps while tready is low."""
-    i, pending = 0, False
-    ends = set(clip_ends)
-    dut.s_axis_tdata.value = pcm[0] & 0xFFFF
-    dut.s_axis_tlast.value = int(0 in ends)
-    dut.s_axis_tvalid.value = 1
-    while True:
-        await FallingEdge(dut.ap_clk)
-        if pending:  # the beat went through at the rising edge just passed
-            accepted.append(_cycle())
-            i += 1
-            if i == len(pcm):
-                dut.s_axis_tvalid.value = 0
-                dut.s_axis_tlast.value = 0
-                return
-            dut.s_axis_tdata.value = pcm[i] & 0xFFFF
-            dut.s_axis_tlast.value = int(i in ends)
-        pending = bool(int(dut.s_axis_tready.value))
-        if not pending:
-            await RisingEdge(dut.s_axis_tready)
-
-
 async def _monitor(dut, n, n_mels, codes, frame_ends):
     dut.m_axis_tready.value = 1
     while len(codes) < n:
@@ -130,7 +100,7 @@ async def _monitor(dut, n, n_mels, codes, frame_ends):
             codes.append(c - 256 if c > 127 else c)
             if int(dut.m_axis_tlast.value):
                 assert len(codes) % n_mels == 0, f"tlast after {len(codes)} codes"
-                frame_ends.append(_cycle() + 1)
+                frame_ends.append(cycle() + 1)
         else:
             await RisingEdge(dut.m_axis_tvalid)
     dut.m_axis_tready.value = 0
@@ -144,13 +114,13 @@ async def free_streams(dut):
     for s in streams:
         if s.get("junk"):
             await reset(dut, 3, 2)
-            junk = cocotb.start_soon(_drive(dut, s["junk"], []))
+            junk = cocotb.start_soon(drive(dut, [x & 0xFFFF for x in s["junk"]]))
             await ClockCycles(dut.ap_clk, s["junk_cycles"])
             junk.cancel()
             dut.s_axis_tvalid.value = 0
         await reset(dut, 3, 2)
         codes, frame_ends, accepted = [], [], []
-        drv = cocotb.start_soon(_drive(dut, s["pcm"], accepted, s["clip_ends"]))
+        drv = cocotb.start_soon(drive(dut, [x & 0xFFFF for x in s["pcm"]], s["clip_ends"], accepted=accepted))
         await with_timeout(_monitor(dut, len(s["expected"]), cfg["n_mels"], codes, frame_ends), _timeout_ns(cfg, s), "ns")
         await drv
         results["outputs"][s["name"]] = codes
@@ -159,6 +129,6 @@ async def free_streams(dut):
         if codes != s["expected"]:
             results["mismatches"].append(s["name"])
         dut._log.info("free stream %s: %d codes, %d frames", s["name"], len(codes), len(frame_ends))
-    results["sim_cycles"] = _cycle()
+    results["sim_cycles"] = cycle()
     _save("free_streams", results)
     assert not results["mismatches"], f"streams whose RTL codes differ from the golden model: {results['mismatches']}"

@@ -53,3 +53,34 @@ def test_eval_backends_agree(build, tiny_corpus):
     assert rtl_r["bit_exact_fraction"] == 1.0
     assert rtl_r["accuracy"] == golden_r["accuracy"]
     assert rtl_r["cycles_per_inference"] > 0
+
+
+@pytest.fixture(scope="module")
+def audio_build(shipped_model, tiny_corpus, tmp_path_factory):
+    """The same model with the RTL log-Mel frontend in front: PCM in, logits out."""
+    out = tmp_path_factory.mktemp("audio_build")
+    report = build_accelerator(shipped_model, "pynq-z2", out, manifest=tiny_corpus / "test.csv", sim_clips=20,
+                               synth=False, audio_fold="fast")
+    return out, report
+
+
+def test_audio_in_accelerator_is_bit_exact_from_pcm_to_class(audio_build, tiny_corpus):
+    from melflow.frontend import FrontendConfig
+    from melflow.rtl.accel import AccelInterface
+    from melflow.rtl.frontend import cycles_per_frame
+
+    out, report = audio_build
+    iface = AccelInterface.load(out / "rtl")
+    assert iface.top == "melflow_audio_accel" and iface.input_kind == "audio" and iface.in_bits == 16
+    sim = report["simulation"]
+    # 20 real test clips, int16 PCM through frontend and network, equal to the golden
+    # frontend's codes through the golden network on every logit
+    assert sim["clips"] == 20 and sim["bit_exact_fraction"] == 1.0
+    # batch throughput is the frontend's: its frames one after another
+    frames = FrontendConfig().n_frames(16000)
+    assert report["estimate"]["bottleneck"] == "LogMelFrontend"
+    assert abs(sim["cycles_per_inference"] - frames * cycles_per_frame(FrontendConfig(), "fast")) <= 0.01 * sim["cycles_per_inference"]
+    assert "RTL log-Mel frontend" in (out / "report" / "summary.md").read_text()
+    # melflow eval --backend rtl takes the same manifest and feeds the build PCM
+    r = evaluate(out, tiny_corpus / "test.csv", "rtl", limit=2)
+    assert r["clips"] == 2 and r["bit_exact_fraction"] == 1.0

@@ -20,7 +20,7 @@ from melflow.compiler.flow import CompileOptions, compile_qonnx, folding_config,
 from melflow.core import MelflowError
 from melflow.rtl.accel import write_accel_rtl
 from melflow.sim.accel import simulate_accel
-from melflow.train.features import manifest_features
+from melflow.train.features import manifest_features, manifest_pcm
 from melflow.train.trainer import export_onnx, load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,14 +39,25 @@ def default_manifest(ckpt: dict) -> Path:
     )
 
 
-def compile_checkpoint(checkpoint: str | Path, out: Path, board, target_fps: float):
-    """Export the checkpoint to QONNX and compile it with RTL written; returns (compiled, iface, ckpt)."""
+def compile_checkpoint(checkpoint: str | Path, out: Path, board, target_fps: float, audio_fold: str | None = None):
+    """Export the checkpoint to QONNX and compile it with RTL written; returns (compiled, iface, ckpt).
+    `audio_fold` ("realtime" or "fast") puts the RTL log-Mel frontend in front."""
     model, ckpt = load_checkpoint(checkpoint)
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = export_onnx(model, out / "model_qonnx.onnx", model.cfg.n_frames, model.cfg.n_mels)
     compiled = compile_qonnx(onnx_path, out, CompileOptions(fpga_part=board.part, clk_ns=board.clk_ns, target_fps=target_fps))
-    iface = write_accel_rtl(compiled.model("ipgen"), out / "rtl")
+    iface = write_accel_rtl(compiled.model("ipgen"), out / "rtl", audio_fold=audio_fold)
     return compiled, iface, ckpt
+
+
+def _with_frontend(cycles: dict, iface) -> dict:
+    """Per-layer cycles with the RTL frontend first (its frames one after another) in an
+    audio-in build: it then sets the throughput of batch work."""
+    if iface.input_kind != "audio":
+        return cycles
+    fe = iface.frontend
+    frames = 1 + (iface.input_shape[0] - fe["config"]["win_length"]) // fe["config"]["hop_length"]
+    return {"LogMelFrontend": frames * fe["cycles_per_frame"], **cycles}
 
 
 def build_accelerator(
@@ -58,25 +69,30 @@ def build_accelerator(
     sim_clips: int = 20,
     synth: bool = True,
     seed: int = 0,
+    audio_fold: str | None = None,
 ) -> dict:
+    """`audio_fold` None builds a features-in accelerator (int8 log-Mel codes in); "fast"
+    or "realtime" an audio-in one (int16 PCM in, the RTL frontend with that folding)."""
     out = Path(out).resolve()
     board = load_board(board_name)
     timings: dict[str, float] = {}
     t = time.time()
-    compiled, iface, ckpt = compile_checkpoint(checkpoint, out, board, target_fps)
+    compiled, iface, ckpt = compile_checkpoint(checkpoint, out, board, target_fps, audio_fold)
     timings["compile_s"] = round(time.time() - t, 1)
     folded = compiled.model("folded")
     (out / "folding_config.json").write_text(json.dumps(folding_config(folded), indent=2))
     manifest = Path(manifest) if manifest else default_manifest(ckpt)
-    build_info = {"checkpoint": str(Path(checkpoint).resolve()), "board": board.name, "target_fps": target_fps, "manifest": str(manifest)}
+    build_info = {"checkpoint": str(Path(checkpoint).resolve()), "board": board.name, "target_fps": target_fps,
+                  "manifest": str(manifest), "input": iface.input_kind, "frontend_fold": audio_fold}
     (out / "build.json").write_text(json.dumps(build_info, indent=2))
 
     sim = None
     if sim_clips > 0:
         t = time.time()
         x, _, _ = manifest_features(manifest, limit=sim_clips)
-        expected = golden_logits(compiled, x)
-        sim = simulate_accel(out / "rtl", out / "sim", x, expected, seed=seed)
+        expected = golden_logits(compiled, x)  # the golden frontend's codes through the network
+        inputs = manifest_pcm(manifest, limit=sim_clips)[0] if iface.input_kind == "audio" else x
+        sim = simulate_accel(out / "rtl", out / "sim", inputs, expected, seed=seed)
         timings["simulate_s"] = round(time.time() - t, 1)
         sim = {
             "clips": len(x),
@@ -100,7 +116,7 @@ def build_accelerator(
         out / "report",
         board=board,
         model=ckpt,
-        layer_cycles=layer_cycles(folded),
+        layer_cycles=_with_frontend(layer_cycles(folded), iface),
         layer_res=layer_resources(folded, board.part),
         sim=sim,
         synth=synth_res,

@@ -61,6 +61,10 @@ def summary_markdown(r: dict) -> str:
         "",
         f"Model: `{r['build']['checkpoint']}` (test accuracy in training: {m.get('test_acc', float('nan')):.4f})",
         "",
+        ("Input: int16 PCM through the RTL log-Mel frontend (hw/rtl/frontend, fold "
+         f"`{r['build'].get('frontend_fold')}`), one sample per beat, tlast closing each clip."
+         if r["build"].get("input") == "audio" else "Input: int8 log-Mel codes of the golden frontend, one per beat."),
+        "",
         "## Throughput",
         "",
         "| source | cycles / inference | inferences / s |",

@@ -10,11 +10,11 @@ from melflow.eval.evaluate import clips, predictions, scores
 def compare_sw_hw(build: str | Path, manifest: str | Path, limit: int | None = None, seed: int = 0) -> dict:
     """F1 of the Brevitas model and of the RTL on the same clips, and how many RTL outputs
     equal the golden model's bit for bit."""
-    x, y = clips(manifest, limit)
-    sw = predictions(build, x, "torch")[0].argmax(1)
-    hw_logits, rtl = predictions(build, x, "rtl", seed=seed)
+    data = clips(manifest, limit)
+    sw = predictions(build, data, "torch")[0].argmax(1)
+    hw_logits, rtl = predictions(build, data, "rtl", seed=seed)
     hw = hw_logits.argmax(1)
-    s, h = scores(y, sw), scores(y, hw)
+    s, h = scores(data.y, sw), scores(data.y, hw)
     return {
         "clips": s["clips"],
         "sw_accuracy": s["accuracy"],

@@ -9,6 +9,8 @@ which is then compiled (no synthesis) into build/eval/<name>.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,9 @@ from melflow.boards.build import compile_checkpoint
 from melflow.compiler.execute import golden_logits
 from melflow.compiler.flow import CompiledModel
 from melflow.core import MelflowError
+from melflow.rtl.accel import AccelInterface
 from melflow.sim.accel import simulate_accel
-from melflow.train.features import manifest_features
+from melflow.train.features import manifest_features, manifest_pcm
 from melflow.train.trainer import load_checkpoint, predict
 
 
@@ -55,8 +58,25 @@ def checkpoint_of(build: Path) -> Path:
     raise MelflowError(f"{build} does not record its checkpoint (no build.json)")
 
 
-def predictions(model: str | Path, x: np.ndarray, backend: str, seed: int = 0) -> tuple[np.ndarray, dict]:
-    """Per-clip logits of a backend and extra figures (cycles for rtl)."""
+@dataclass
+class Clips:
+    """The clips of a manifest as the backends take them: golden-frontend features and
+    labels, and (read on first use, for audio-in accelerators) the int16 PCM."""
+
+    manifest: Path
+    limit: int | None
+    x: np.ndarray  # int8 codes (clips, frames, mels)
+    y: np.ndarray  # label indices
+
+    @cached_property
+    def pcm(self) -> np.ndarray:
+        return manifest_pcm(self.manifest, self.limit)[0]
+
+
+def predictions(model: str | Path, data: Clips, backend: str, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """Per-clip logits of a backend and extra figures (cycles for rtl). The golden model of
+    an audio-in build is the integer frontend (whose codes `data.x` are) plus the network."""
+    x = data.x
     if backend == "torch":
         path = Path(model)
         net, _ = load_checkpoint(checkpoint_of(path) if path.is_dir() else path)
@@ -66,7 +86,8 @@ def predictions(model: str | Path, x: np.ndarray, backend: str, seed: int = 0) -
     golden = golden_logits(compiled, x)
     if backend == "golden":
         return golden, {}
-    res = simulate_accel(build / "rtl", build / "sim", x, golden, seed=seed)
+    audio = AccelInterface.load(build / "rtl").input_kind == "audio"
+    res = simulate_accel(build / "rtl", build / "sim", data.pcm if audio else x, golden, seed=seed)
     extra = {
         "cycles_per_inference": res.cycles_per_inference,
         "latency_cycles": res.latency_cycles,
@@ -75,18 +96,18 @@ def predictions(model: str | Path, x: np.ndarray, backend: str, seed: int = 0) -
     return res.logits, extra
 
 
-def clips(manifest: str | Path, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of a manifest's clips; an empty manifest is an error."""
+def clips(manifest: str | Path, limit: int | None = None) -> Clips:
+    """A manifest's clips (`limit`: that many, spread evenly); an empty manifest is an error."""
     x, y, _ = manifest_features(manifest, limit=limit)
     if len(x) == 0:
         raise MelflowError(f"manifest {manifest} has no clips")
-    return x, y
+    return Clips(Path(manifest), limit, x, y)
 
 
 def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int | None = None) -> dict:
-    x, y = clips(manifest, limit)
-    logits, extra = predictions(model, x, backend)
-    return {"backend": backend, "model": str(model), "manifest": str(manifest), **scores(y, logits.argmax(1)), **extra}
+    data = clips(manifest, limit)
+    logits, extra = predictions(model, data, backend)
+    return {"backend": backend, "model": str(model), "manifest": str(manifest), **scores(data.y, logits.argmax(1)), **extra}
 
 
 def evaluate_cli(args) -> None:

@@ -46,7 +46,7 @@ def build_accel_sim(rtl_dir: str | Path, sim_dir: str | Path):
 def simulate_accel(
     rtl_dir: str | Path,
     sim_dir: str | Path,
-    features: np.ndarray,
+    inputs: np.ndarray,
     expected: np.ndarray | None = None,
     seed: int = 0,
     p_gap: float = 0.3,
@@ -54,13 +54,16 @@ def simulate_accel(
     n_timing: int = 3,
     timeout_cycles: int = 1_000_000,
 ) -> AccelSimResult:
-    """Stream `features` (clips, frames, mels) of int8 codes through the RTL; return its logits."""
+    """Stream `inputs` through the RTL and return its logits: int8 codes (clips, frames,
+    mels) for a features-in build, int16 PCM (clips, samples) for an audio-in build (each
+    clip closed by tlast)."""
     rtl_dir, sim_dir = Path(rtl_dir).resolve(), Path(sim_dir).resolve()
     runner, iface = build_accel_sim(rtl_dir, sim_dir)
-    features = np.asarray(features)
-    if features[0].size != int(np.prod(iface.input_shape)):
-        raise MelflowError(f"features of shape {features.shape[1:]} do not fit the accelerator input {iface.input_shape}")
-    clips = [pack_beats(f.reshape(-1), iface.in_bits, iface.in_per_beat) for f in features]
+    inputs = np.asarray(inputs)
+    if inputs.ndim < 2 or inputs[0].size != int(np.prod(iface.input_shape)):
+        what = "PCM clips" if iface.input_kind == "audio" else "features"
+        raise MelflowError(f"{what} of shape {inputs.shape[1:]} do not fit the accelerator input {iface.input_shape} ({rtl_dir})")
+    clips = [pack_beats(f.reshape(-1), iface.in_bits, iface.in_per_beat) for f in inputs]
     vectors = {
         "seed": seed,
         "clips": clips,
