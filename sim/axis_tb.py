@@ -4,7 +4,8 @@ cocotbext-axi source / sink on a design's s_axis / m_axis ports and the reset pu
 
 import logging
 
-from cocotb.triggers import ClockCycles
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiStreamBus, AxiStreamSink, AxiStreamSource
 
 CLK_NS = 10
@@ -52,8 +53,6 @@ async def drive(dut, beats, last=(), rng=None, p_gap: float = 0.0, accepted=None
     """Drive s_axis with `beats` in order; tlast (when the port exists) on the indices in
     `last`; after each beat a random gap of stall_cycles(rng, p_gap) cycles. Signals are
     set after a falling edge and sampled there, so they are settled for the rising edge."""
-    from cocotb.triggers import FallingEdge, RisingEdge
-
     ends = set(last)
     has_last = hasattr(dut, "s_axis_tlast")
     for i, beat in enumerate(beats):
@@ -80,8 +79,6 @@ async def drive(dut, beats, last=(), rng=None, p_gap: float = 0.0, accepted=None
 async def collect(dut, n: int, rng=None, p_backpressure: float = 0.0, done=None) -> list[int]:
     """Take `n` beats from m_axis, holding tready low for random runs between beats;
     `done` gets the cycle of every beat."""
-    from cocotb.triggers import FallingEdge, RisingEdge
-
     beats = []
     while len(beats) < n:
         stall = stall_cycles(rng, p_backpressure) if rng else 0
@@ -103,6 +100,4 @@ async def collect(dut, n: int, rng=None, p_backpressure: float = 0.0, done=None)
 
 def cycle() -> int:
     """The current clock cycle (CLK_NS per cycle)."""
-    from cocotb.utils import get_sim_time
-
     return int(get_sim_time("ns") // CLK_NS)

@@ -12,7 +12,6 @@ import json
 import time
 from pathlib import Path
 
-
 from melflow.boards.boards import load_board
 from melflow.boards.report import write_report
 from melflow.compiler.execute import golden_logits
@@ -56,8 +55,7 @@ def _with_frontend(cycles: dict, iface) -> dict:
     if iface.input_kind != "audio":
         return cycles
     fe = iface.frontend
-    frames = 1 + (iface.input_shape[0] - fe["config"]["win_length"]) // fe["config"]["hop_length"]
-    return {"LogMelFrontend": frames * fe["cycles_per_frame"], **cycles}
+    return {"LogMelFrontend": fe["frames_per_clip"] * fe["cycles_per_frame"], **cycles}
 
 
 def build_accelerator(

@@ -10,9 +10,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from melflow.core import MelflowError
 
-__all__ = ["ManifestRow", "read_manifest", "write_manifest", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
+__all__ = ["ManifestRow", "read_manifest", "spread_rows", "write_manifest", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
 
 REQUIRED_COLUMNS = ("path", "label")
 OPTIONAL_COLUMNS = ("speaker", "split", "onset", "offset")
@@ -94,6 +96,14 @@ def read_manifest(csv_path, check_files: bool = True) -> list[ManifestRow]:
                 f"{csv_path}: {len(missing)} audio file(s) listed in the manifest do not exist:\n  {listed}{more}"
             )
     return rows
+
+
+def spread_rows(rows: list, limit: int | None) -> list:
+    """`limit` rows spread evenly over `rows` (all of them without a limit): manifests are
+    often sorted by label, and the first N clips of one class say nothing about the others."""
+    if limit is None or limit >= len(rows):
+        return rows
+    return [rows[i] for i in np.linspace(0, len(rows) - 1, limit).round().astype(int)]
 
 
 def _fmt_float(x: float | None) -> str:

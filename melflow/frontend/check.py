@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from melflow.data.audio import load_audio
-from melflow.data.manifest import read_manifest
+from melflow.data.manifest import read_manifest, spread_rows
 from melflow.frontend.config import FrontendConfig
 from melflow.frontend.golden import dequantize, integer_log_mel
 from melflow.frontend.reference import float_log_mel
@@ -33,9 +33,7 @@ def frontend_check(manifest: str | Path, cfg: FrontendConfig = FrontendConfig(),
                    progress: bool = False) -> dict:
     """Per-clip and overall log-domain SNR (dB) and saturation shares for a manifest."""
     manifest = Path(manifest)
-    rows = read_manifest(manifest)
-    if limit is not None and limit < len(rows):
-        rows = [rows[i] for i in np.linspace(0, len(rows) - 1, limit).round().astype(int)]
+    rows = spread_rows(read_manifest(manifest), limit)
     per_clip = []
     sig_all = err_all = 0.0
     cells = low = high = below = above = 0

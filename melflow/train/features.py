@@ -18,7 +18,7 @@ from tqdm import tqdm
 from melflow.core import MelflowError
 from melflow.data.audio import fit_length, load_audio
 from melflow.data.kws import CLIP_SAMPLES, LABELS
-from melflow.data.manifest import read_manifest
+from melflow.data.manifest import read_manifest, spread_rows
 from melflow.frontend import FrontendConfig, features_for_clips
 
 
@@ -31,15 +31,6 @@ def label_indices(labels: list[str], manifest: Path, paths: list[str]) -> np.nda
     return np.array([index[l] for l in labels], dtype=np.int64)
 
 
-def _pick_rows(manifest: Path, limit: int | None):
-    rows = read_manifest(manifest)
-    if limit is not None and limit < len(rows):
-        # evenly spaced rows: manifests are often sorted by label, and the first N clips
-        # of one class say nothing about the others
-        rows = [rows[i] for i in np.linspace(0, len(rows) - 1, limit).round().astype(int)]
-    return rows
-
-
 def _read_clips(manifest: Path, paths: list[str], progress: bool = False) -> np.ndarray:
     """(clips, CLIP_SAMPLES) int16: each file as 16 kHz mono, padded or cut to one clip."""
     return np.stack([fit_length(load_audio(p), CLIP_SAMPLES) for p in tqdm(paths, desc=f"reading {manifest.name}", disable=not progress)])
@@ -49,7 +40,7 @@ def manifest_pcm(manifest: str | Path, limit: int | None = None):
     """(int16 PCM (clips, CLIP_SAMPLES), labels, paths) of the clips manifest_features
     would take with the same `limit`: what an audio-in accelerator is fed."""
     manifest = Path(manifest)
-    rows = _pick_rows(manifest, limit)
+    rows = spread_rows(read_manifest(manifest), limit)
     paths = [str(r.path) for r in rows]
     return _read_clips(manifest, paths), label_indices([r.label for r in rows], manifest, paths), paths
 
@@ -73,7 +64,7 @@ def manifest_features(manifest: str | Path, cfg: FrontendConfig = FrontendConfig
     if kind not in ("integer", "float"):
         raise MelflowError(f"unknown feature kind {kind!r} (integer or float)")
     manifest = Path(manifest)
-    rows = _pick_rows(manifest, limit)
+    rows = spread_rows(read_manifest(manifest), limit)
     paths = [str(r.path) for r in rows]
     y = label_indices([r.label for r in rows], manifest, paths)
     # keyed by the manifest, the chosen clips and the frontend: any change is a new entry

@@ -45,7 +45,9 @@ class TrainConfig:
     threads: int = 2
 
 
-def load_config(path: str | Path) -> tuple[dict, TrainConfig]:
+def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, TrainConfig]:
+    """(model spec, TrainConfig) of a YAML config; `overrides` replace keys of its `train:`
+    block and are checked like them."""
     path = Path(path)
     try:
         cfg = yaml.safe_load(path.read_text()) or {}
@@ -56,7 +58,7 @@ def load_config(path: str | Path) -> tuple[dict, TrainConfig]:
         raise MelflowError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected model, train")
     if "model" not in cfg:
         raise MelflowError(f"{path}: missing `model:` block")
-    train = dict(cfg.get("train") or {})
+    train = {**(cfg.get("train") or {}), **(overrides or {})}
     known = {f.name for f in fields(TrainConfig)}
     bad = sorted(set(train) - known)
     if bad:
@@ -164,11 +166,7 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
                       seed: int = 0, overrides: dict | None = None) -> dict:
     """Train the model of a YAML config; `overrides` replace keys of its `train:` block."""
     config, data_dir = Path(config), Path(data_dir)
-    model_spec, tc = load_config(config)
-    for k, v in (overrides or {}).items():
-        if not hasattr(tc, k):
-            raise MelflowError(f"unknown training option {k!r}")
-        setattr(tc, k, v)
+    model_spec, tc = load_config(config, overrides)
     if epochs is not None:
         tc.epochs = epochs
     out = Path(out) if out else config.with_suffix(".pt")
