@@ -49,6 +49,39 @@ def test_float_twin_features_and_mixup(tiny_corpus, tmp_path):
         train_from_config(cfg, tiny_corpus, out=tmp_path / "g.pt", overrides={"nonsense": 1})
 
 
+def test_weight_average_starts_after_scale_calibration_and_averages_floats_only():
+    """The EMA waits until Brevitas' activation scales stop collecting statistics (loading a
+    state earlier would end that collection), then averages float tensors and copies the
+    integer ones (BatchNorm's batch counter)."""
+    import torch
+
+    from melflow.nn import build_model
+    from melflow.train.trainer import WeightAverage
+
+    model = build_model(TINY_MODEL).train()
+    avg = WeightAverage(0.5)
+    steps = 0
+    with torch.no_grad():
+        while avg.state is None:
+            model(torch.randn(2, 1, 98, 40) * 30)
+            avg.update(model)
+            steps += 1
+    assert steps > 100  # Brevitas collects scale statistics for its first steps
+    before = {k: v.clone() for k, v in avg.state.items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+        model(torch.randn(2, 1, 98, 40))
+    avg.update(model)
+    now = model.state_dict()
+    for k, v in avg.state.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.5 * before[k] + 0.5 * now[k])
+        else:
+            assert torch.equal(v, now[k])
+    model.load_state_dict(avg.state)  # a complete state of the model
+
+
 @pytest.mark.parametrize(
     "cfg, key",
     [
@@ -58,6 +91,7 @@ def test_float_twin_features_and_mixup(tiny_corpus, tmp_path):
         ({"model": TINY_MODEL, "train": {"epochs": 0}}, "train.epochs"),
         ({"model": TINY_MODEL, "extra": 1}, "extra"),
         ({"model": TINY_MODEL, "train": {"features": "mfcc"}}, "train.features"),
+        ({"model": TINY_MODEL, "train": {"ema": 1.0}}, "train.ema"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):
