@@ -1,6 +1,6 @@
 """Speed of the integer log-Mel golden model, as "x real time per core", and of the RTL frontend.
 
-    .venv/bin/python scripts/bench_frontend.py [--seconds 100] [--batch 10] [--repeat 3]
+    .venv/bin/python scripts/bench_frontend.py [--seconds 100] [--batch 10] [--repeat 10]
                                                [--folds realtime fast] [--no-rtl] [--no-synth]
 
 Runs ``integer_log_mel`` on ``--seconds`` of 1-second 16 kHz clips (white noise, which
@@ -34,7 +34,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=100, help="total audio (1-s clips)")
     ap.add_argument("--batch", type=int, default=10, help="clips per call")
-    ap.add_argument("--repeat", type=int, default=3, help="report the best of this many runs")
+    ap.add_argument("--repeat", type=int, default=10, help="report the best of this many runs (other jobs add noise)")
     ap.add_argument("--folds", nargs="+", default=["realtime", "fast"], help="RTL folds to measure")
     ap.add_argument("--no-rtl", action="store_true", help="only the golden model")
     ap.add_argument("--no-synth", action="store_true", help="RTL cycles without yosys")
