@@ -289,3 +289,59 @@ def test_export_of_the_default_model(tmp_path):
     p = integer_lstm_tables(onnx_path)
     assert (p.spec.hidden, p.spec.features) == (48, 160)
     assert p.accumulator_bits() < 24
+
+
+@pytest.fixture(scope="module")
+def compiled_crnn(trained, tmp_path_factory):
+    """The tiny trained CRNN through the whole compiler (LstmUnit included) at 10k inferences/s."""
+    from melflow.compiler.flow import CompileOptions
+
+    _, onnx_path, _ = trained
+    return compile_qonnx(onnx_path, tmp_path_factory.mktemp("crnn_build"), CompileOptions(target_fps=10_000))
+
+
+def test_crnn_compiles_to_hw_layers_and_every_stage_agrees(compiled_crnn, trained, tiny_corpus):
+    """ConvertLSTMToHW + FINN: the CRNN becomes FINN HW layers and one LstmUnit, and every
+    stage (QONNX, FINN, streamlined, HW, dataflow, folded) gives the QONNX model's logits;
+    the dataflow stages give them as the integer logits the hardware returns."""
+    from melflow.compiler.execute import FULL_GRAPH_STAGES
+    from melflow.compiler.flow import STAGES, as_int_array, layer_cycles
+
+    c = compiled_crnn
+    x, _, _ = manifest_features(tiny_corpus / "test.csv", limit=4)
+    ref = execute_stage(c.model("qonnx"), x, "qonnx")
+    for stage in STAGES[1:]:
+        out = execute_stage(c.model(stage), x, stage)
+        if stage not in FULL_GRAPH_STAGES:
+            out = as_int_array(out) * c.output_scale
+        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max(), err_msg=stage)
+    ops = [n.op_type for n in c.model("folded").graph.node]
+    assert ops.count("LstmUnit_rtl") == 1 and ops[-1] == "MVAU_rtl", ops
+    cycles = layer_cycles(c.model("folded"))
+    lstm = next(k for k in cycles if k.startswith("LstmUnit"))
+    assert cycles[lstm] <= 10_000 and max(cycles.values()) <= 11_000, cycles
+
+
+def test_lstm_the_unit_cannot_stream_is_named(tmp_path):
+    """A bare QuantLSTM returns its cell state and every step's output: the LSTM unit streams
+    only the last hidden state, and the compiler says so, naming the node."""
+    alone = _export_lstm(tmp_path, "alone", **FIXED_POINT)
+    with pytest.raises(MelflowError, match=r"QuantLSTMCell node 'QuantLSTMCell_0': output \d .* is used; the LSTM unit streams"):
+        compile_qonnx(alone, tmp_path / "out")
+
+
+def test_crnn_accelerator_is_bit_exact_in_rtl(trained, tiny_corpus, tmp_path):
+    """The whole CRNN accelerator (conv layers from finn-plus, melflow's LSTM unit, the
+    classifier MVAU, stitched by melflow) on real test clips in Verilator with random
+    stalls: every logit equals the golden model's, and the LSTM appears in the report."""
+    from melflow.boards.build import build_accelerator
+
+    ckpt = trained[1].with_suffix(".pt")
+    report = build_accelerator(ckpt, "pynq-z2", tmp_path / "build", target_fps=10_000,
+                               manifest=tiny_corpus / "test.csv", sim_clips=12, synth=False)
+    sim = report["simulation"]
+    assert sim["clips"] == 12 and sim["bit_exact_fraction"] == 1.0
+    layers = {layer["name"]: layer for layer in report["layers"]}
+    lstm = [k for k in layers if k.startswith("LstmUnit")]
+    assert len(lstm) == 1 and layers[lstm[0]]["LUT"] > 0, list(layers)
+    assert sim["cycles_per_inference"] <= 1.5 * report["estimate"]["cycles_per_inference"]

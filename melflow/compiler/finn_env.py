@@ -25,6 +25,9 @@ def init_finn(build_dir: str | os.PathLike | None = None) -> Path:
         from finn.util.settings import initialize_dummy_settings
 
         initialize_dummy_settings()
+        from melflow.compiler.lstm_hw import register_lstm_ops
+
+        register_lstm_ops()  # melflow's LSTM layer in FINN's op registry
         _READY = True
     return Path(os.environ["FINN_BUILD_DIR"])
 

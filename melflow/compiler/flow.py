@@ -23,6 +23,7 @@ import numpy as np
 from melflow.compiler.finn_env import init_finn
 from melflow.compiler.folding import PackMVAUForDSP48
 from melflow.compiler.lstm_cell import check_recurrent_supported
+from melflow.compiler.lstm_hw import ConvertLSTMToHW, FoldLstmUnit
 from melflow.core import MelflowError
 
 PYNQ_Z2_PART = "xc7z020clg400-1"
@@ -110,12 +111,16 @@ def _streamline(model):
 
 def _convert_to_hw(model):
     import finn.transformation.streamline.absorb as absorb
-    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import (
+        InferConvInpGen,
+    )
     from finn.transformation.fpgadataflow.convert_to_hw.fm_padding import InferFMPadding
     from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
         InferQuantizedMatrixVectorActivation,
     )
-    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import InferThresholdingLayer
+    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import (
+        InferThresholdingLayer,
+    )
     from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from qonnx.transformation.general import GiveUniqueNodeNames
     from qonnx.transformation.infer_data_layouts import InferDataLayouts
@@ -140,8 +145,12 @@ def _convert_to_hw(model):
 
 
 def _minimize_bit_width(model):
-    from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
-    from finn.transformation.fpgadataflow.minimize_weight_bit_width import MinimizeWeightBitWidth
+    from finn.transformation.fpgadataflow.minimize_accumulator_width import (
+        MinimizeAccumulatorWidth,
+    )
+    from finn.transformation.fpgadataflow.minimize_weight_bit_width import (
+        MinimizeWeightBitWidth,
+    )
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
@@ -170,7 +179,7 @@ def _check_mappable(model) -> None:
         raise MelflowError(
             f"node {n.name!r} (op type {n.op_type}) cannot be mapped to a hardware layer: "
             "melflow maps Conv/MatMul with quantized weights, quantized ReLU/identity activations "
-            "(as thresholds) and padding; put anything else before the first or after the last layer"
+            "(as thresholds), padding and one QuantLSTM; put anything else before the first or after the last layer"
             + (f" (also unmapped: {others})" if others else "")
         )
 
@@ -201,7 +210,9 @@ def compile_qonnx(onnx_path: str | Path, out_dir: str | Path, options: CompileOp
     models_dir.mkdir(parents=True, exist_ok=True)
     init_finn(out_dir / "finn_build")
 
-    from finn.transformation.fpgadataflow.create_dataflow_partition import CreateDataflowPartition
+    from finn.transformation.fpgadataflow.create_dataflow_partition import (
+        CreateDataflowPartition,
+    )
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
     from finn.transformation.fpgadataflow.prepare_ip import PrepareIP
@@ -233,7 +244,8 @@ def compile_qonnx(onnx_path: str | Path, out_dir: str | Path, options: CompileOp
     check_recurrent_supported(model)  # a recurrent layer it cannot map is named before FINN sees it
     model.set_tensor_datatype(model.graph.input[0].name, DataType[options.input_dtype])
     save("qonnx", model)
-    model = save("finn", _tidy(model.transform(ConvertQONNXtoFINN())))
+    # the LSTM first: FINN's conversion cannot take its cell apart (lstm_hw.py)
+    model = save("finn", _tidy(model.transform(ConvertLSTMToHW()).transform(ConvertQONNXtoFINN())))
     model = save("streamlined", _streamline(model))
     model = save("hw", _convert_to_hw(model))
     _check_mappable(model)
@@ -248,6 +260,8 @@ def compile_qonnx(onnx_path: str | Path, out_dir: str | Path, options: CompileOp
     for t in (SpecializeLayers(options.fpga_part), GiveUniqueNodeNames(), InferShapes(), InferDataTypes()):
         model = model.transform(t)
     model = save("specialized", model)
+    # the LSTM first: SetFolding does not know it and would relax every layer to its cycles
+    model = model.transform(FoldLstmUnit(options.target_cycles))
     model = model.transform(SetFolding(options.target_cycles, mvau_wwidth_max=options.mvau_wwidth_max))
     if get_dsp_block(options.fpga_part) == "DSP48E1":
         model = model.transform(PackMVAUForDSP48())

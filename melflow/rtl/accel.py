@@ -133,7 +133,7 @@ endmodule
 `default_nettype wire
 """)
     return replace(
-        net, top=AUDIO_TOP, files=fe["files"] + net.files + [f"{AUDIO_TOP}.sv"], data_files=net.data_files + fe["data_files"],
+        net, top=AUDIO_TOP, files=list(dict.fromkeys(fe["files"] + net.files)) + [f"{AUDIO_TOP}.sv"], data_files=net.data_files + fe["data_files"],
         input_shape=[clip_samples], in_bits=16, in_signed=True, in_per_beat=1, in_width=16,
         input_kind="audio", frontend={**{k: fe[k] for k in ("fold", "par", "cycles_per_frame", "config")}, "frames_per_clip": frames},
     )

@@ -16,18 +16,17 @@ docs/frontend.md ("RTL") describes the architecture.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from melflow.frontend import FrontendConfig, tables, widths
+from melflow.rtl.hdl import copy_hdl
 
 TOP = "log_mel_frontend"
-HDL_DIR = Path(__file__).resolve().parents[2] / "hw" / "rtl" / "frontend"
 # compile order: the generated package first, the top last
-SOURCES = ["lmf_mem.sv", "lmf_mac4.sv", "lmf_bfly.sv", "lmf_loader.sv", "lmf_mel.sv", "lmf_log.sv", "lmf_fifo.sv", f"{TOP}.sv"]
+SOURCES = ["lmf_mac4.sv", "lmf_bfly.sv", "lmf_loader.sv", "lmf_mel.sv", "lmf_log.sv", f"{TOP}.sv"]
 PACKAGE = "lmf_cfg.sv"
 
 # Folding: PAR multipliers per butterfly (and per power / mel-weight unit); one butterfly
@@ -216,12 +215,11 @@ def write_frontend_rtl(out_dir: str | Path, cfg: FrontendConfig = FrontendConfig
     roms = {name: file for name, (file, _) in images.items()}
     roms.setdefault("WINDOW_ROM1", "")
     (out / PACKAGE).write_text(_package(p, dict(sorted(roms.items()))))
-    for name in SOURCES:
-        shutil.copyfile(HDL_DIR / name, out / name)
+    files = copy_hdl(out, "frontend", SOURCES)
 
     iface = {
         "top": TOP,
-        "files": [PACKAGE, *SOURCES],
+        "files": [PACKAGE, *files],
         "data_files": sorted(f for f in roms.values() if f),
         "fold": fold if isinstance(fold, str) else f"PAR={p['PAR']}",
         "par": p["PAR"],

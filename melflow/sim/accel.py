@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,11 +74,7 @@ def simulate_accel(
     }
     if expected is not None:
         vectors["expected"] = [pack_beats(e, iface.out_bits, iface.out_per_beat) for e in np.asarray(expected)]
-    run_dir = sim_dir / "run"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for f in iface.data_files:  # $readmemh paths are relative to the simulator's working directory
-        shutil.copyfile(rtl_dir / f, run_dir / f)
-    (run_dir / "vectors.json").write_text(json.dumps(vectors))
+    run_dir = verilator.prepare_run(rtl_dir, sim_dir, iface.data_files, vectors)
     results_path = run_dir / "results.json"
     results_path.unlink(missing_ok=True)
     env = {"MELFLOW_VECTORS": str(run_dir / "vectors.json"), "MELFLOW_RESULTS": str(results_path)}

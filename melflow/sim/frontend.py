@@ -4,7 +4,6 @@ sim/test_frontend.py, against the golden model."""
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,11 +96,7 @@ def simulate_frontend(
         vec.append(v)
     budget = 2 * iface["cycles_per_frame"] + 1000
     vectors = {"seed": seed, "streams": vec, "n_mels": cfg.n_mels, "frame_budget_cycles": budget}
-    run_dir = sim_dir / "run"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for f in iface["data_files"]:  # $readmemh paths are relative to the simulator's working directory
-        shutil.copyfile(rtl_dir / f, run_dir / f)
-    (run_dir / "vectors.json").write_text(json.dumps(vectors))
+    run_dir = verilator.prepare_run(rtl_dir, sim_dir, iface["data_files"], vectors)
     base = run_dir / "results"
     parts = {t: Path(f"{base}.{t}.json") for t in ("stalled_streams", "free_streams")}
     for p in parts.values():

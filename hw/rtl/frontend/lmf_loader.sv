@@ -84,7 +84,7 @@ module lmf_loader #(
 
   logic [LP-1:0][WIN_W-1:0] wq;
   for (genvar l = 0; l < LP; l++) begin : g_wrom
-    lmf_rom #(.W(WIN_W), .DEPTH(N / LP), .FILE(l == 0 ? WROM0 : WROM1)) rom (
+    mf_rom #(.W(WIN_W), .DEPTH(N / LP), .FILE(l == 0 ? WROM0 : WROM1), .BLOCK(1'b1)) rom (
       .clk, .addr(rom_addr[l]), .q(wq[l])
     );
   end

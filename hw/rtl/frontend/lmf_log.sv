@@ -47,7 +47,7 @@ module lmf_log #(
 
   // stage 3: table
   logic [LF:0] lq;
-  lmf_rom #(.W(LF + 1), .DEPTH(1 << LM), .FILE(LOG_ROM), .BLOCK(1'b0)) rom (.clk, .addr(mant), .q(lq));
+  mf_rom #(.W(LF + 1), .DEPTH(1 << LM), .FILE(LOG_ROM), .BLOCK(1'b0)) rom (.clk, .addr(mant), .q(lq));
   always_ff @(posedge clk) e3 <= e2;
 
   // stage 4: round to the code step, offset, saturate

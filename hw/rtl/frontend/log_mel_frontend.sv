@@ -86,7 +86,7 @@ module log_mel_frontend
   logic [LP-1:0][NBW-1:0] buf_addr;
   logic [LP-1:0][15:0]    buf_data;
   for (genvar l = 0; l < LP; l++) begin : g_buf
-    lmf_ram #(.W(16), .DEPTH(NBUF)) ram (
+    mf_ram #(.W(16), .DEPTH(NBUF)) ram (
       .clk, .we(s_fire), .waddr(wptr), .wdata(s_axis_tdata), .raddr(buf_addr[l]), .rdata(buf_data[l])
     );
   end
@@ -170,7 +170,7 @@ module log_mel_frontend
   logic [1:0][HB-1:0] bwaddr, braddr;
   logic [1:0][2*FW-1:0] bwdata, brdata;
   for (genvar i = 0; i < 2; i++) begin : g_bank
-    lmf_ram #(.W(2 * FW), .DEPTH(N / 2)) ram (
+    mf_ram #(.W(2 * FW), .DEPTH(N / 2)) ram (
       .clk, .we(bwe[i]), .waddr(bwaddr[i]), .wdata(bwdata[i]), .raddr(braddr[i]), .rdata(brdata[i])
     );
   end
@@ -218,7 +218,7 @@ module log_mel_frontend
     pb = pa | hbit;
   end
   logic [2*TWW-1:0] twq;
-  lmf_rom #(.W(2 * TWW), .DEPTH(N / 2), .FILE(TWIDDLE_ROM)) twrom (.clk, .addr(k), .q(twq));
+  mf_rom #(.W(2 * TWW), .DEPTH(N / 2), .FILE(TWIDDLE_ROM), .BLOCK(1'b1)) twrom (.clk, .addr(k), .q(twq));
 
   logic          fpar;
   logic [HB-1:0] fa, fb;
@@ -242,7 +242,7 @@ module log_mel_frontend
   );
 
   // ------------------------------------------------------------------ MEL
-  lmf_rom #(.W(SW), .DEPTH(N_STEPS), .FILE(MEL_ROM)) melrom (.clk, .addr(step), .q(sq));
+  mf_rom #(.W(SW), .DEPTH(N_STEPS), .FILE(MEL_ROM), .BLOCK(1'b1)) melrom (.clk, .addr(step), .q(sq));
   assign sk = sq[2*MBW +: LOG2N];
   always_comb begin
     // bank reads: the FFT's pair, or bin sk of the schedule (both banks, one is used)
@@ -273,7 +273,7 @@ module log_mel_frontend
 
   // ------------------------------------------------------------------ output
   logic [8:0] fifo_q;
-  lmf_fifo #(.W(9), .DEPTH(FDEPTH)) ofifo (
+  mf_fifo #(.W(9), .DEPTH(FDEPTH)) ofifo (
     .clk, .rst_n, .wr_en(log_v), .wr_data({log_last, code}),
     .rd_valid(m_axis_tvalid), .rd_ready(m_axis_tready), .rd_data(fifo_q), .count(fifo_count)
   );
