@@ -32,9 +32,9 @@ from melflow.compiler.lstm_cell import (
     integer_params,
     run_integer,
 )
+from melflow.compiler.lstm_hw import lstm_golden
 from melflow.rtl.lstm import (
     lstm_cycles_per_step,
-    lstm_golden,
     lstm_params,
     write_lstm_rtl,
 )

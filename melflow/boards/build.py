@@ -15,7 +15,13 @@ from pathlib import Path
 from melflow.boards.boards import load_board
 from melflow.boards.report import write_report
 from melflow.compiler.execute import golden_logits
-from melflow.compiler.flow import CompileOptions, compile_qonnx, folding_config, layer_cycles, layer_resources
+from melflow.compiler.flow import (
+    CompileOptions,
+    compile_qonnx,
+    folding_config,
+    layer_cycles,
+    layer_resources,
+)
 from melflow.core import MelflowError
 from melflow.rtl.accel import write_accel_rtl
 from melflow.sim.accel import simulate_accel

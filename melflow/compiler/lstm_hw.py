@@ -30,14 +30,15 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.transformation.base import Transformation
 
+from melflow.compiler.lstm_cell import OP_TYPE as CELL_OP
 from melflow.compiler.lstm_cell import (
-    OP_TYPE as CELL_OP,
-)
-from melflow.compiler.lstm_cell import (
+    LstmIntegerParams,
+    Quantizer,
     QuantLSTMCell,
     cell_spec,
     find_cells,
     integer_params,
+    run_integer,
 )
 from melflow.core import MelflowError
 
@@ -102,6 +103,21 @@ def lstm_cycles_per_sequence(features: int, hidden: int, n_steps: int, pe: int, 
 
 
 
+def lstm_golden(params: LstmIntegerParams, codes: np.ndarray, x_lshift: int = 0) -> np.ndarray:
+    """The last hidden state of each sequence, as the unit outputs it: ``codes`` (n_seq,
+    n_steps, F) input codes, x = codes << x_lshift, h and c starting from 0 (the cell's
+    exported initial states, which write_lstm_rtl requires to be zero). Goes through
+    :func:`run_integer`, the cell's integer semantics."""
+    codes = np.asarray(codes, np.int64)
+    if codes.ndim != 3 or codes.shape[2] != params.spec.features:
+        raise ValueError(f"codes must be (sequences, steps, {params.spec.features}), got {codes.shape}")
+    x = np.ldexp((codes << x_lshift).astype(np.float64), -params.k["output"])
+    if not params.spec.batch_first:
+        x = np.swapaxes(x, 0, 1)
+    _, h, _ = run_integer(params, x)
+    return h
+
+
 def _fold_weight_quants(model, cell) -> None:
     """Replace the Quant nodes in front of the cell's weights and biases by their values."""
     from qonnx.core.onnx_exec import execute_node
@@ -151,8 +167,6 @@ class ConvertLSTMToHW(Transformation):
             _fold_weight_quants(model, cell)
             spec = cell_spec(cell, model.get_initializer)
             p = integer_params(spec)  # MelflowError if some quantizer has no integer form
-            if spec.reverse:
-                raise MelflowError(f"{CELL_OP} node {cell.name!r} runs backwards in time; the LSTM unit runs forwards")
             if np.any(spec.h0) or np.any(spec.c0):
                 raise MelflowError(f"{CELL_OP} node {cell.name!r} starts from a non-zero state; the LSTM unit starts every clip at zero")
             for k in (0, 2):
@@ -174,8 +188,8 @@ class ConvertLSTMToHW(Transformation):
             bits = int(_scalar(model, act.input[3], "bit width", act))
             signed = bool(next((a.i for a in act.attribute if a.name == "signed"), 1))
             narrow = bool(next((a.i for a in act.attribute if a.name == "narrow"), 0))
-            lo = -(2 ** (bits - 1)) + int(narrow) if signed else 0
-            hi = 2 ** (bits - 1) - 1 if signed else 2**bits - 1 - int(narrow)
+            feeder = Quantizer(act.name, 2.0**-k_in, 0.0, bits, signed, narrow, "ROUND")
+            lo, hi = feeder.lo, feeder.hi
             q_io, k_io = spec.quant["output"], p.k["output"]
             shift = k_io - k_in
             if shift < 0 or (lo << shift) < q_io.lo or (hi << shift) > q_io.hi:
@@ -310,14 +324,13 @@ def _hw_classes():
             model.set_tensor_datatype(self.onnx_node.output[0], self.get_output_datatype())
 
         def verify_node(self):
-            info = []
-            h, f = self.get_nodeattr("numHidden"), self.get_nodeattr("numFeatures")
-            pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
-            if h % pe:
-                info.append(f"PE={pe} does not divide the hidden size {h}")
-            if f % simd or h % simd:
-                info.append(f"SIMD={simd} must divide the step's features {f} and the hidden size {h}")
-            return info
+            simd = self.get_nodeattr("SIMD")
+            try:
+                check_folding(self.get_nodeattr("numFeatures"), self.get_nodeattr("numHidden"),
+                              self.get_nodeattr("PE"), simd, in_par=simd, out_par=self.get_nodeattr("PE"))
+            except ValueError as err:
+                return [str(err)]
+            return []
 
         # -- folding, cycles, resources (what FINN's analysis passes report)
         def gates(self) -> int:
@@ -361,17 +374,12 @@ def _hw_classes():
         # -- execution: the integer cell of lstm_cell, step by step
         def execute_node(self, context, graph):
             n = self.onnx_node
-            p = integer_params(cell_spec(n, context.get))
             x = np.asarray(context[n.input[0]])
             codes = np.rint(x).astype(np.int64)
             if not np.array_equal(codes, x):
                 raise MelflowError(f"LstmUnit {n.name!r}: its input is not integer codes")
-            batch, steps = codes.shape[:2]
-            codes = codes.reshape(batch, steps, -1) << self.get_nodeattr("x_lshift")
-            h = np.zeros((batch, p.spec.hidden), np.int64)
-            c = np.zeros_like(h)
-            for t in range(steps):
-                h, c = p.step(codes[:, t], h, c)
+            p = integer_params(cell_spec(n, context.get))
+            h = lstm_golden(p, codes.reshape(*codes.shape[:2], -1), self.get_nodeattr("x_lshift"))
             context[n.output[0]] = h.astype(np.float32)
 
     register_custom_op(LstmUnit)

@@ -11,7 +11,7 @@ depends on the cell and the folding, generated here from :class:`LstmIntegerPara
 
 The unit computes exactly :meth:`LstmIntegerParams.step` on ``x = input_code << x_lshift``,
 step after step, and outputs the last hidden state of every ``n_steps``-step sequence;
-:func:`lstm_golden` is that reference on a batch of sequences. docs/lstm.md ("RTL LSTM
+``melflow.compiler.lstm_hw.lstm_golden`` is that reference on a batch of sequences. docs/lstm.md ("RTL LSTM
 unit") describes the architecture; :func:`lstm_cycles_per_step` its speed.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from melflow.compiler.lstm_cell import LstmIntegerParams, run_integer
+from melflow.compiler.lstm_cell import LstmIntegerParams
 from melflow.compiler.lstm_hw import (  # the unit's cost model lives with its FINN layer
     _check_positive,
     check_folding,
@@ -278,16 +278,3 @@ def write_lstm_rtl(out_dir: str | Path, params: LstmIntegerParams, n_steps: int,
     return iface
 
 
-def lstm_golden(params: LstmIntegerParams, codes: np.ndarray, x_lshift: int = 0) -> np.ndarray:
-    """The last hidden state of each sequence, as the unit outputs it: ``codes`` (n_seq,
-    n_steps, F) input codes, x = codes << x_lshift, h and c starting from 0 (the cell's
-    exported initial states, which write_lstm_rtl requires to be zero). Goes through
-    :func:`run_integer`, the cell's integer semantics."""
-    codes = np.asarray(codes, np.int64)
-    if codes.ndim != 3 or codes.shape[2] != params.spec.features:
-        raise ValueError(f"codes must be (sequences, steps, {params.spec.features}), got {codes.shape}")
-    x = np.ldexp((codes << x_lshift).astype(np.float64), -params.k["output"])
-    if not params.spec.batch_first:
-        x = np.swapaxes(x, 0, 1)
-    _, h, _ = run_integer(params, x)
-    return h

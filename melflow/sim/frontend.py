@@ -39,7 +39,7 @@ def build_frontend_sim(rtl_dir: str | Path, sim_dir: str | Path):
     """Verilate the frontend once; reused by every simulate_frontend call on the same sim_dir."""
     rtl_dir, sim_dir = Path(rtl_dir).resolve(), Path(sim_dir).resolve()
     iface = load_interface(rtl_dir)
-    runner = verilator.build([rtl_dir / f for f in iface["files"]], iface["top"], sim_dir / "obj")
+    runner = verilator.build_block(rtl_dir, sim_dir, iface)
     return runner, iface
 
 

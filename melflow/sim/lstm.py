@@ -1,5 +1,5 @@
 """Simulate the RTL LSTM unit in Verilator through the cocotb testbench sim/test_lstm.py,
-against the golden model (:func:`melflow.rtl.lstm.lstm_golden`, i.e. ``run_integer``)."""
+against the golden model (:func:`melflow.compiler.lstm_hw.lstm_golden`, i.e. ``run_integer``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from melflow.compiler.lstm_cell import LstmIntegerParams
+from melflow.compiler.lstm_hw import lstm_golden
 from melflow.core import MelflowError
-from melflow.rtl.lstm import lstm_golden
 from melflow.sim import verilator
 from melflow.sim.streams import pack_beats, unpack_beats
 
@@ -35,7 +35,7 @@ def build_lstm_sim(rtl_dir: str | Path, sim_dir: str | Path):
     """Verilate the unit once; reused by every simulate_lstm call on the same sim_dir."""
     rtl_dir, sim_dir = Path(rtl_dir).resolve(), Path(sim_dir).resolve()
     iface = load_interface(rtl_dir)
-    runner = verilator.build([rtl_dir / f for f in iface["files"]], iface["top"], sim_dir / "obj")
+    runner = verilator.build_block(rtl_dir, sim_dir, iface)
     return runner, iface
 
 

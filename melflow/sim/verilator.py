@@ -76,6 +76,12 @@ def build(sources: list[Path], top: str, build_dir: Path, defines: dict | None =
     return runner
 
 
+def build_block(rtl_dir: Path, sim_dir: Path, iface: dict):
+    """Verilate a block written by melflow.rtl (its interface dict: files, top) once into
+    sim_dir/obj; returns the runner, which later simulations on the same sim_dir reuse."""
+    return build([Path(rtl_dir) / f for f in iface["files"]], iface["top"], Path(sim_dir) / "obj")
+
+
 def prepare_run(rtl_dir: Path, sim_dir: Path, data_files: list[str], vectors: dict) -> Path:
     """sim_dir/run with the memory images (`$readmemh` paths are relative to the simulator's
     working directory) and the testbench's vectors.json; returns the folder."""
