@@ -46,6 +46,12 @@ def _eval(args):
     evaluate_cli(args)
 
 
+def _saliency(args):
+    from melflow.eval.saliency import saliency_cli
+
+    saliency_cli(args)
+
+
 def _frontend_check(args):
     from melflow.frontend.check import frontend_check_cli
 
@@ -100,7 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--manifest", required=True, help="CSV manifest (path,label,...)")
     ev.add_argument("--backend", choices=["torch", "golden", "rtl"], default="torch")
     ev.add_argument("--limit", type=int, default=None, help="evaluate N clips spread evenly over the manifest")
+    ev.add_argument("--confusion", default=None, metavar="PNG",
+                    help="where to save the confusion matrix "
+                         "(default: build/eval/<model stem>_<backend>_<manifest folder name>_confusion.png)")
     ev.set_defaults(func=_eval)
+
+    sal = sub.add_parser("saliency", help="gradient x input saliency maps over the log-Mel input, one PNG per clip")
+    sal.add_argument("--model", required=True, help="checkpoint (.pt) or build directory")
+    sal.add_argument("--manifest", required=True, help="CSV manifest (path,label,...)")
+    which = sal.add_mutually_exclusive_group()
+    which.add_argument("--clips", type=int, default=12, metavar="N",
+                       help="take the first clip of each class present, at most N (default: 12)")
+    which.add_argument("--index", type=int, nargs="+", default=None, metavar="I",
+                       help="take these clips instead (row numbers of the manifest, 0 = first clip)")
+    sal.add_argument("--out", required=True, help="folder for the PNGs")
+    sal.set_defaults(func=_saliency)
     return p
 
 

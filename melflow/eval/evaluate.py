@@ -1,4 +1,6 @@
-"""`melflow eval`: accuracy and macro F1 of one backend on a manifest, as one JSON line.
+"""`melflow eval`: accuracy and macro F1 of one backend on a manifest, as one JSON line,
+plus a confusion-matrix PNG (which classes a model mixes up is what one looks at first
+when the accuracy disappoints; the JSON line cannot show it).
 
 Backends: `torch` (the Brevitas model), `golden` (the integer dataflow graph executed in
 Python: what the hardware must compute) and `rtl` (the stitched RTL in Verilator). For
@@ -14,13 +16,15 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score
+from sklearn.metrics import confusion_matrix, f1_score
 
 from melflow.boards.boards import load_board
 from melflow.boards.build import compile_checkpoint
 from melflow.compiler.execute import golden_logits
 from melflow.compiler.flow import CompiledModel
 from melflow.core import MelflowError
+from melflow.data.kws import LABELS
+from melflow.eval.plots import plot_confusion
 from melflow.rtl.accel import AccelInterface
 from melflow.sim.accel import simulate_accel
 from melflow.train.features import manifest_features, manifest_pcm
@@ -34,6 +38,18 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
         "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "clips": int(len(y_true)),
     }
+
+
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = len(LABELS)) -> np.ndarray:
+    """(n_classes, n_classes) clip counts, rows the true class and columns the predicted
+    one, every class present even when no clip has it (so matrices of runs line up)."""
+    return confusion_matrix(y_true, y_pred, labels=np.arange(n_classes))
+
+
+def default_confusion_png(model: str | Path, backend: str, manifest: str | Path) -> Path:
+    """build/eval/<model stem>_<backend>_<manifest's folder>_<manifest stem>_confusion.png"""
+    m = Path(manifest).resolve()
+    return Path("build") / "eval" / f"{Path(model).stem}_{backend}_{m.parent.name}_{m.stem}_confusion.png"
 
 
 def build_dir_for(model: str | Path) -> Path:
@@ -66,11 +82,19 @@ class Clips:
     manifest: Path
     limit: int | None
     x: np.ndarray  # int8 codes (clips, frames, mels)
-    y: np.ndarray  # label indices
+    y: np.ndarray  # label indices into melflow.data.kws.LABELS
+    paths: list[str]  # the audio file of each clip
 
     @cached_property
     def pcm(self) -> np.ndarray:
         return manifest_pcm(self.manifest, self.limit)[0]
+
+
+def torch_model(model: str | Path):
+    """(Brevitas model in eval mode, checkpoint dict) of a checkpoint or of the checkpoint
+    a build directory was made from."""
+    path = Path(model)
+    return load_checkpoint(checkpoint_of(path) if path.is_dir() else path)
 
 
 def predictions(model: str | Path, data: Clips, backend: str, seed: int = 0) -> tuple[np.ndarray, dict]:
@@ -78,8 +102,7 @@ def predictions(model: str | Path, data: Clips, backend: str, seed: int = 0) -> 
     an audio-in build is the integer frontend (whose codes `data.x` are) plus the network."""
     x = data.x
     if backend == "torch":
-        path = Path(model)
-        net, _ = load_checkpoint(checkpoint_of(path) if path.is_dir() else path)
+        net, _ = torch_model(model)
         return predict(net, x), {}
     build = build_dir_for(model)
     compiled = CompiledModel.load(build)
@@ -98,17 +121,24 @@ def predictions(model: str | Path, data: Clips, backend: str, seed: int = 0) -> 
 
 def clips(manifest: str | Path, limit: int | None = None) -> Clips:
     """A manifest's clips (`limit`: that many, spread evenly); an empty manifest is an error."""
-    x, y, _ = manifest_features(manifest, limit=limit)
+    x, y, paths = manifest_features(manifest, limit=limit)
     if len(x) == 0:
         raise MelflowError(f"manifest {manifest} has no clips")
-    return Clips(Path(manifest), limit, x, y)
+    return Clips(Path(manifest), limit, x, y, paths)
 
 
-def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int | None = None) -> dict:
+def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int | None = None,
+             confusion: str | Path | None = None) -> dict:
+    """Scores of one backend on a manifest; also saves the confusion matrix as a PNG at
+    `confusion` (default: `default_confusion_png`), whose path the result names."""
     data = clips(manifest, limit)
     logits, extra = predictions(model, data, backend)
-    return {"backend": backend, "model": str(model), "manifest": str(manifest), **scores(data.y, logits.argmax(1)), **extra}
+    pred = logits.argmax(1)
+    result = {"backend": backend, "model": str(model), "manifest": str(manifest), **scores(data.y, pred), **extra}
+    png = plot_confusion(confusion_counts(data.y, pred), LABELS, confusion or default_confusion_png(model, backend, manifest),
+                         title=f"{Path(model).stem} ({backend}) on {manifest}: accuracy {result['accuracy']:.3f}, {result['clips']} clips")
+    return {**result, "confusion_png": str(png)}
 
 
 def evaluate_cli(args) -> None:
-    print(json.dumps(evaluate(args.model, args.manifest, args.backend, args.limit)))
+    print(json.dumps(evaluate(args.model, args.manifest, args.backend, args.limit, args.confusion)))

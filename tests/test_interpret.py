@@ -1,0 +1,103 @@
+"""Interpretability outputs: the confusion-matrix PNG of every evaluation and the
+gradient x input saliency maps of `melflow saliency` (issue #5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from melflow.cli import main
+from melflow.data.kws import LABELS
+from melflow.eval.evaluate import clips, confusion_counts, evaluate, predictions
+from melflow.eval.plots import read_confusion
+from melflow.eval.saliency import gradient_x_input
+from melflow.train.trainer import load_checkpoint
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png(path) -> bool:
+    return Path(path).is_file() and Path(path).read_bytes()[:8] == PNG_MAGIC
+
+
+def _last_json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_confusion_counts_rows_are_true_columns_predicted():
+    counts = confusion_counts(np.array([0, 0, 1, 11]), np.array([0, 1, 1, 11]))
+    assert counts.shape == (len(LABELS), len(LABELS))
+    assert counts[0, 0] == 1 and counts[0, 1] == 1 and counts[1, 0] == 0
+    assert counts[1, 1] == 1 and counts[11, 11] == 1 and counts.sum() == 4
+
+
+def test_eval_saves_the_confusion_matrix_it_scored(tiny_corpus, shipped_model, tmp_path):
+    manifest = tiny_corpus / "test.csv"
+    r = evaluate(shipped_model, manifest, "torch", limit=24, confusion=tmp_path / "sub" / "cm.png")
+    assert r["confusion_png"] == str(tmp_path / "sub" / "cm.png") and _is_png(r["confusion_png"])
+    labels, counts = read_confusion(r["confusion_png"])
+    assert labels == LABELS
+    assert counts.sum() == r["clips"] == 24
+    assert np.trace(counts) / counts.sum() == pytest.approx(r["accuracy"])
+    # the drawn matrix is the one of the same clips' predictions, rows true
+    data = clips(manifest, limit=24)
+    pred = predictions(shipped_model, data, "torch")[0].argmax(1)
+    np.testing.assert_array_equal(counts, confusion_counts(data.y, pred))
+    np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(data.y, minlength=len(LABELS)))
+
+
+def test_eval_cli_writes_confusion_png_at_the_default_path(tiny_corpus, shipped_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "--model", str(shipped_model), "--manifest", str(tiny_corpus / "test.csv"), "--limit", "6"]) == 0
+    r = _last_json(capsys)
+    assert r["confusion_png"] == f"build/eval/kws_cnn_torch_{tiny_corpus.name}_test_confusion.png"
+    assert _is_png(tmp_path / r["confusion_png"])
+
+
+def test_saliency_is_gradient_x_input_of_the_predicted_logit(tiny_corpus, shipped_model):
+    data = clips(tiny_corpus / "test.csv", limit=6)
+    net, _ = load_checkpoint(shipped_model)
+    codes = data.x.copy()
+    codes[:, :20, :] = 0  # silence the first 20 frames: gradient x input must be zero there
+    logits, saliency = gradient_x_input(net, codes)
+    assert saliency.shape == codes.shape
+    assert np.isfinite(saliency).all()
+    assert np.all(saliency[:, :20, :] == 0)
+    assert np.all(np.abs(saliency[:, 20:, :]).reshape(len(codes), -1).max(axis=1) > 0), "a clip has no saliency"
+    # the logits it explains are the model's own predictions
+    net_logits = predictions(shipped_model, clips(tiny_corpus / "test.csv", limit=6), "torch")[0]
+    assert logits.shape == net_logits.shape
+    np.testing.assert_allclose(gradient_x_input(net, data.x)[0], net_logits, rtol=1e-5, atol=1e-5)
+
+
+def test_saliency_cli_writes_one_png_per_clip(tiny_corpus, shipped_model, tmp_path, capsys):
+    manifest = tiny_corpus / "test.csv"
+    out = tmp_path / "sal"
+    assert main(["saliency", "--model", str(shipped_model), "--manifest", str(manifest), "--clips", "3", "--out", str(out)]) == 0
+    r = _last_json(capsys)
+    assert len(r["pngs"]) == len(r["clips"]) == 3
+    assert all(_is_png(p) and Path(p).parent == out for p in r["pngs"])
+    # default choice: the first clip of each of the first three classes present
+    y = clips(manifest).y
+    firsts = [int(np.flatnonzero(y == c)[0]) for c in sorted(set(y.tolist()))][:3]
+    assert [c["index"] for c in r["clips"]] == firsts
+    assert [c["true"] for c in r["clips"]] == [LABELS[y[i]] for i in firsts]
+
+    assert main(["saliency", "--model", str(shipped_model), "--manifest", str(manifest), "--index", "5", "0", "--out", str(out)]) == 0
+    assert [c["index"] for c in _last_json(capsys)["clips"]] == [5, 0]
+
+
+def test_saliency_bad_input_is_a_one_line_error(tiny_corpus, shipped_model, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,label\nmissing.wav,yes\n")
+    assert main(["saliency", "--model", str(shipped_model), "--manifest", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("melflow: error:") and "missing.wav" in err and "Traceback" not in err
+
+    assert main(["saliency", "--model", str(shipped_model), "--manifest", str(tiny_corpus / "test.csv"),
+                 "--index", "100000", "--out", str(tmp_path / "o")]) == 2
+    assert "out of range" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
