@@ -137,3 +137,25 @@ def test_eval_accepts_any_contract_manifest(tiny_corpus, shipped_model, tmp_path
     (tmp_path / "mine.csv").write_text("\n".join(lines) + "\n")
     assert cli(["eval", "--model", str(shipped_model), "--manifest", str(tmp_path / "mine.csv")]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["clips"] == len(rows)
+
+
+def test_distillation_from_a_teacher_checkpoint(tiny_corpus, tmp_path):
+    """A student learns from a teacher's softened outputs beside the labels; the loss is
+    zero exactly when the student's distribution is the teacher's, and a missing teacher
+    is named before training starts."""
+    import torch
+
+    from melflow.train.distill import distillation_loss
+
+    logits = torch.tensor([[2.0, 0.0, -1.0]])
+    same = torch.softmax(logits / 2.0, dim=1)
+    assert float(distillation_loss(logits, same, 2.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(distillation_loss(logits, same.flip(1), 2.0)) > 0.1
+
+    teacher = _write(tmp_path / "t.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32}})
+    train_from_config(teacher, tiny_corpus, out=tmp_path / "t.pt")
+    student = {"epochs": 1, "batch_size": 32, "mixup": 0.4, "teachers": [str(tmp_path / "t.pt")], "distill": 0.7}
+    cfg = _write(tmp_path / "s.yaml", {"model": TINY_MODEL, "train": student})
+    assert 0.0 <= train_from_config(cfg, tiny_corpus, out=tmp_path / "s.pt")["test_acc"] <= 1.0
+    with pytest.raises(MelflowError, match="teachers.*nowhere.pt"):
+        load_config(cfg, {"teachers": [str(tmp_path / "nowhere.pt")]})

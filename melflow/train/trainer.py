@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from melflow.core import MelflowError
 from melflow.data.kws import LABELS
 from melflow.frontend import FrontendConfig
 from melflow.nn import build_model
+from melflow.train.distill import distillation_loss, teacher_targets
 from melflow.train.features import manifest_features
 
 
@@ -44,6 +45,9 @@ class TrainConfig:
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0 turns it off
     features: str = "integer"  # "float": torchaudio's log-Mel on the same scale (fidelity twin)
     threads: int = 2
+    teachers: list = field(default_factory=list)  # checkpoints to distill from (melflow.train.distill)
+    distill: float = 0.5  # weight of the distillation loss against the hard-label loss
+    temperature: float = 2.0  # softmax temperature of the distillation targets
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, TrainConfig]:
@@ -72,6 +76,13 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
         raise MelflowError(f"{path}: train.lr must be positive, got {tc.lr}")
     if not 0 <= tc.ema < 1:
         raise MelflowError(f"{path}: train.ema must be in [0, 1), got {tc.ema}")
+    if not 0 <= tc.distill <= 1:
+        raise MelflowError(f"{path}: train.distill must be in [0, 1], got {tc.distill}")
+    if tc.temperature <= 0:
+        raise MelflowError(f"{path}: train.temperature must be positive, got {tc.temperature}")
+    missing = [t for t in tc.teachers if not Path(t).exists()]
+    if missing:
+        raise MelflowError(f"{path}: train.teachers: checkpoint(s) {', '.join(map(str, missing))} do not exist")
     if tc.features not in ("integer", "float"):
         raise MelflowError(f"{path}: train.features must be integer or float, got {tc.features!r}")
     return cfg["model"], tc
@@ -209,6 +220,11 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     t0 = time.time()
     xtr, ytr, _ = manifest_features(data_dir / "train.csv", fe, progress=True, kind=tc.features)
     xva, yva, _ = manifest_features(data_dir / "val.csv", fe, progress=True, kind=tc.features)
+    soft = None
+    if tc.teachers:
+        soft = torch.from_numpy(teacher_targets(tc.teachers, xtr, LABELS, asdict(fe), tc.temperature))
+        agree = float((soft.numpy().argmax(1) == ytr).mean())
+        print(json.dumps({"teachers": len(tc.teachers), "teacher_train_acc": round(agree, 4)}), flush=True)
     model = build_model(model_spec, where=f"{config}: model")
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     steps = tc.epochs * int(np.ceil(len(xtr) / tc.batch_size))
@@ -227,12 +243,18 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
             idx = perm[i : i + tc.batch_size]
             xb = _augment(torch.from_numpy(xtr[idx].astype(np.float32))[:, None], tc, gen)
             yb = torch.from_numpy(ytr[idx])
+            lam, partner = 1.0, None
             if tc.mixup:
-                xb, yb2, lam = _mixup(xb, tc.mixup, gen, tc.features == "integer")
-                logits = model(xb)
-                loss = lam * loss_fn(logits, yb) + (1 - lam) * loss_fn(logits, yb[yb2])
-            else:
-                loss = loss_fn(model(xb), yb)
+                xb, partner, lam = _mixup(xb, tc.mixup, gen, tc.features == "integer")
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            if partner is not None:
+                loss = lam * loss + (1 - lam) * loss_fn(logits, yb[partner])
+            if soft is not None:
+                target = soft[idx]
+                if partner is not None:
+                    target = lam * target + (1 - lam) * target[partner]
+                loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(logits, target, tc.temperature)
             opt.zero_grad()
             loss.backward()
             opt.step()
