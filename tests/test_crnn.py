@@ -333,7 +333,8 @@ def test_lstm_the_unit_cannot_stream_is_named(tmp_path):
 def test_crnn_accelerator_is_bit_exact_in_rtl(trained, tiny_corpus, tmp_path):
     """The whole CRNN accelerator (conv layers from finn-plus, melflow's LSTM unit, the
     classifier MVAU, stitched by melflow) on real test clips in Verilator with random
-    stalls: every logit equals the golden model's, and the LSTM appears in the report."""
+    stalls: every logit equals the golden model's, and the LSTM's share of cycles and
+    resources (FINN's estimate, and yosys on the unit alone) appears in the report."""
     from melflow.boards.build import build_accelerator
 
     ckpt = trained[1].with_suffix(".pt")
@@ -345,3 +346,14 @@ def test_crnn_accelerator_is_bit_exact_in_rtl(trained, tiny_corpus, tmp_path):
     lstm = [k for k in layers if k.startswith("LstmUnit")]
     assert len(lstm) == 1 and layers[lstm[0]]["LUT"] > 0, list(layers)
     assert sim["cycles_per_inference"] <= 1.5 * report["estimate"]["cycles_per_inference"]
+    (rec,) = report["recurrent"]
+    assert rec["name"] == lstm[0] and 0 < rec["pct_of_layer_cycles"] < rec["pct_of_bottleneck"] <= 100
+    assert 0 < rec["finn_pct"]["LUT"] < 100
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from melflow.boards.lstm import synthesize_lstm_nodes
+
+    ipgen = ModelWrapper(str(tmp_path / "build" / "models" / "7_ipgen.onnx"))
+    res = synthesize_lstm_nodes(ipgen, tmp_path / "synth_lstm")
+    assert list(res) == lstm and res[lstm[0]]["LUT"] > 100 and res[lstm[0]]["DSP"] <= 3

@@ -108,12 +108,14 @@ def build_accelerator(
         }
         (out / "sim" / "summary.json").write_text(json.dumps(sim, indent=2))
 
-    synth_res = None
+    synth_res, lstm_synth = None, {}
     if synth:
+        from melflow.boards.lstm import synthesize_lstm_nodes
         from melflow.boards.yosys import synthesize
 
         t = time.time()
         synth_res = synthesize(out / "rtl", iface.top, iface.files, iface.data_files, out / "synth", family=board.family)
+        lstm_synth = synthesize_lstm_nodes(compiled.model("ipgen"), out / "synth_lstm", board.name)
         timings["synth_s"] = round(time.time() - t, 1)
 
     report = write_report(
@@ -124,6 +126,8 @@ def build_accelerator(
         layer_res=layer_resources(folded, board.part),
         sim=sim,
         synth=synth_res,
+        recurrent=[n.name for n in folded.graph.node if n.op_type.startswith("LstmUnit")],
+        lstm_synth=lstm_synth,
         timings=timings,
         build_info=build_info,
     )

@@ -66,4 +66,23 @@ def lstm_report(work_dir: str | Path, params: LstmIntegerParams, codes: np.ndarr
     return out
 
 
-__all__ = ["lstm_report", "measure_lstm_cycles", "synthesize_lstm"]
+def synthesize_lstm_nodes(model, work_dir: str | Path, board: str = "pynq-z2") -> dict[str, dict]:
+    """yosys resources of each LstmUnit of a compiled graph (stage "ipgen") on its own: the
+    accelerator is synthesized flattened, so this is how the build report tells the LSTM's
+    share of the total (the unit's wrapper module and ROM images, as FINN's PrepareIP left them)."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    family = load_board(board).family
+    out = {}
+    for node in model.graph.node:
+        if node.op_type != "LstmUnit_rtl":
+            continue
+        inst = getCustomOp(node)
+        gen_dir = Path(inst.get_nodeattr("code_gen_dir_ipgen"))
+        data = sorted(p.name for p in gen_dir.glob("*.dat"))
+        res = synthesize(gen_dir, node.name, inst.get_rtl_file_list(), data, Path(work_dir) / node.name, family=family)
+        out[node.name] = {k: res[k] for k in ("LUT", "FF", "BRAM18", "DSP", "LUTRAM")}
+    return out
+
+
+__all__ = ["lstm_report", "measure_lstm_cycles", "synthesize_lstm", "synthesize_lstm_nodes"]

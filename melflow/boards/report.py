@@ -23,7 +23,36 @@ def _utilization(counts: dict, device: dict) -> dict[str, float]:
     return {k: round(100.0 * counts[k] / device[k], 2) for k in RES_KEYS if k in counts and k in device}
 
 
-def write_report(report_dir: Path, board, model: dict, layer_cycles: dict, layer_res: dict, sim, synth, timings, build_info) -> dict:
+def _share(part: dict, whole: dict) -> dict[str, float]:
+    return {k: round(100.0 * part[k] / whole[k], 1) for k in RES_KEYS if k in part and whole.get(k)}
+
+
+def recurrent_shares(names: list[str], layer_cycles: dict, layer_res: dict, finn_tot: dict, synth, lstm_synth: dict) -> list[dict]:
+    """What each recurrent layer costs within the accelerator: its estimated cycles against
+    the bottleneck's and against the sum over layers (how much of one clip's pass through
+    the pipeline it takes), FINN's resource estimate against the total estimate, and its
+    own yosys synthesis against the whole accelerator's."""
+    total_cycles = sum(layer_cycles.values())
+    bottleneck = max(layer_cycles.values())
+    finn_names = {"LUT": "LUT", "BRAM_18K": "BRAM18", "DSP": "DSP"}
+    out = []
+    for n in names:
+        finn = {finn_names[k]: float(v) for k, v in layer_res.get(n, {}).items() if k in finn_names}
+        entry = {"name": n, "est_cycles": layer_cycles[n],
+                 "pct_of_bottleneck": round(100.0 * layer_cycles[n] / bottleneck, 1),
+                 "pct_of_layer_cycles": round(100.0 * layer_cycles[n] / total_cycles, 1),
+                 "finn_estimate": finn, "finn_pct": _share(finn, finn_tot)}
+        if n in (lstm_synth or {}):
+            entry["yosys"] = lstm_synth[n]
+            entry["yosys_pct"] = _share(lstm_synth[n], {k: synth[k] for k in RES_KEYS}) if synth else {}
+        out.append(entry)
+    return out
+
+
+def write_report(report_dir: Path, board, model: dict, layer_cycles: dict, layer_res: dict, sim, synth, timings, build_info,
+                 recurrent: list[str] = (), lstm_synth: dict | None = None) -> dict:
+    """`recurrent`: names of the LstmUnit layers, whose share of the accelerator gets its
+    own section; `lstm_synth`: their yosys resources synthesized alone."""
     report_dir.mkdir(parents=True, exist_ok=True)
     clk_hz = board.clock_mhz * 1e6
     bottleneck = max(layer_cycles, key=layer_cycles.get)
@@ -41,6 +70,7 @@ def write_report(report_dir: Path, board, model: dict, layer_cycles: dict, layer
             "utilization_pct": _utilization(finn_tot, board.resources),
         },
         "simulation": sim,
+        "recurrent": recurrent_shares(list(recurrent), layer_cycles, layer_res, finn_tot, synth, lstm_synth),
         "yosys": None,
         "timings_s": timings,
     }
@@ -81,6 +111,18 @@ def summary_markdown(r: dict) -> str:
         lines.append("| yosys synth_xilinx | " + " | ".join(_cell(y["resources"], y["utilization_pct"], k) for k in RES_KEYS) + " |")
     else:
         lines.append("| yosys synth_xilinx | not run | | | |")
+    if r.get("recurrent"):
+        lines += ["", "## Recurrent layers", "",
+                  "Share of the accelerator taken by each LSTM unit: its cycles against the bottleneck's and against the "
+                  "sum over all layers, and its resources (FINN's estimate, and yosys on the unit alone) against the whole "
+                  "accelerator's.", "",
+                  "| layer | est. cycles | % of bottleneck | % of layer cycles | " + " | ".join(f"{k} (FINN)" for k in RES_KEYS if k != "FF")
+                  + " | " + " | ".join(f"{k} (yosys)" for k in RES_KEYS) + " |",
+                  "|---|" + "---:|" * (3 + 3 + len(RES_KEYS))]
+        for L in r["recurrent"]:
+            finn = " | ".join(_cell(L["finn_estimate"], L["finn_pct"], k) for k in RES_KEYS if k != "FF")
+            ys = " | ".join(_cell(L["yosys"], L["yosys_pct"], k) for k in RES_KEYS) if "yosys" in L else " | ".join("-" for _ in RES_KEYS)
+            lines.append(f"| {L['name']} | {L['est_cycles']} | {L['pct_of_bottleneck']:.1f} | {L['pct_of_layer_cycles']:.1f} | {finn} | {ys} |")
     lines += ["", "## Layers", "", "| layer | est. cycles | LUT | BRAM18 | DSP |", "|---|---:|---:|---:|---:|"]
     for L in r["layers"]:
         lines.append(f"| {L['name']} | {L['est_cycles']} | {L.get('LUT', 0):.0f} | {L.get('BRAM_18K', 0):.0f} | {L.get('DSP', 0):.0f} |")
