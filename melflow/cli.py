@@ -37,7 +37,7 @@ def _data_folder(args):
 def _train(args):
     from melflow.train.trainer import train_from_config
 
-    train_from_config(args.config, data_dir=args.data, out=args.out, epochs=args.epochs, seed=args.seed)
+    train_from_config(args.config, data_dir=args.data, out=args.out, epochs=args.epochs, seed=args.seed, resume=args.resume)
 
 
 def _eval(args):
@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default=None, help="where to write the checkpoint (default: beside the config)")
     tr.add_argument("--epochs", type=int, default=None, help="override the config's epoch count")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--resume", action="store_true",
+                    help="continue an interrupted run from the state saved after its last epoch (<out>.resume.pt)")
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("eval", help="accuracy and macro F1 of a model on a manifest, as one JSON line")

@@ -154,8 +154,45 @@ def test_distillation_from_a_teacher_checkpoint(tiny_corpus, tmp_path):
 
     teacher = _write(tmp_path / "t.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32}})
     train_from_config(teacher, tiny_corpus, out=tmp_path / "t.pt")
-    student = {"epochs": 1, "batch_size": 32, "mixup": 0.4, "teachers": [str(tmp_path / "t.pt")], "distill": 0.7}
+    student = {"epochs": 1, "batch_size": 32, "mixup": 0.4, "teachers": ["t.pt"], "distill": 0.7}  # beside the config
     cfg = _write(tmp_path / "s.yaml", {"model": TINY_MODEL, "train": student})
     assert 0.0 <= train_from_config(cfg, tiny_corpus, out=tmp_path / "s.pt")["test_acc"] <= 1.0
     with pytest.raises(MelflowError, match="teachers.*nowhere.pt"):
         load_config(cfg, {"teachers": [str(tmp_path / "nowhere.pt")]})
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny_corpus, tmp_path, monkeypatch, capsys):
+    """A run stopped during its second epoch resumes (`melflow train --resume`) from the
+    state saved after the first and ends with the same weights and history as a run that was
+    never stopped; a resume with another recipe is refused with the key named."""
+    import torch
+
+    import melflow.train.trainer as trainer
+
+    cfg = _write(tmp_path / "r.yaml", {"model": TINY_MODEL, "train": {"epochs": 2, "batch_size": 32, "mixup": 0.4}})
+    whole = train_from_config(cfg, tiny_corpus, out=tmp_path / "whole.pt")
+    assert not trainer.resume_path(tmp_path / "whole.pt").exists()  # removed once the checkpoint is written
+
+    real_predict, calls = trainer.predict, []
+
+    def interrupted(*a, **k):  # the second validation (end of epoch 2) is interrupted
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_predict(*a, **k)
+
+    monkeypatch.setattr(trainer, "predict", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_from_config(cfg, tiny_corpus, out=tmp_path / "cut.pt")
+    monkeypatch.setattr(trainer, "predict", real_predict)
+    assert trainer.resume_path(tmp_path / "cut.pt").exists() and not (tmp_path / "cut.pt").exists()
+
+    with pytest.raises(MelflowError, match="train.lr"):
+        train_from_config(cfg, tiny_corpus, out=tmp_path / "cut.pt", overrides={"lr": 0.01}, resume=True)
+    cli(["train", "--config", str(cfg), "--data", str(tiny_corpus), "--out", str(tmp_path / "cut.pt"), "--resume"])
+    assert '"after_epoch": 1' in capsys.readouterr().out
+    a, b = torch.load(tmp_path / "whole.pt", weights_only=False), torch.load(tmp_path / "cut.pt", weights_only=False)
+    assert a["history"] == b["history"] and a["metrics"]["test_acc"] == b["metrics"]["test_acc"]
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    with pytest.raises(MelflowError, match="no interrupted run"):
+        train_from_config(cfg, tiny_corpus, out=tmp_path / "cut.pt", resume=True)

@@ -45,7 +45,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0 turns it off
     features: str = "integer"  # "float": torchaudio's log-Mel on the same scale (fidelity twin)
     threads: int = 2
-    teachers: list = field(default_factory=list)  # checkpoints to distill from (melflow.train.distill)
+    teachers: list = field(default_factory=list)  # checkpoints to distill from (melflow.train.distill); relative to the config's folder
     distill: float = 0.5  # weight of the distillation loss against the hard-label loss
     temperature: float = 2.0  # softmax temperature of the distillation targets
 
@@ -63,7 +63,10 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
         raise MelflowError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected model, train")
     if "model" not in cfg:
         raise MelflowError(f"{path}: missing `model:` block")
-    train = {**(cfg.get("train") or {}), **(overrides or {})}
+    train = dict(cfg.get("train") or {})
+    if isinstance(train.get("teachers"), list):  # the config's own paths are relative to its folder
+        train["teachers"] = [str(t if Path(t).is_absolute() else path.parent / t) for t in train["teachers"]]
+    train.update(overrides or {})
     known = {f.name for f in fields(TrainConfig)}
     bad = sorted(set(train) - known)
     if bad:
@@ -205,14 +208,67 @@ def load_checkpoint(path: str | Path):
     return model, ckpt
 
 
+def resume_path(out: Path) -> Path:
+    """Where a run writing the checkpoint `out` keeps its state after every epoch."""
+    return out.with_name(out.stem + ".resume.pt")
+
+
+def _calibration_state(model: torch.nn.Module) -> dict:
+    """Brevitas' activation scales that are still collecting statistics (the first
+    `collect_stats_steps` training steps): their step counter, running statistics and raw
+    parameter. state_dict() folds these into one value, and loading it ends the collection,
+    so a run resumed in that phase needs them apart to go on exactly as before."""
+    return {name: {"counter": m.counter, "buffer": m.buffer.detach().clone(), "value": m.value.detach().clone()}
+            for name, m in model.named_modules(remove_duplicate=False)
+            if hasattr(m, "collect_stats_steps") and hasattr(m, "buffer") and m.counter <= m.collect_stats_steps}
+
+
+def _restore_calibration(model: torch.nn.Module, state: dict) -> None:
+    modules = dict(model.named_modules(remove_duplicate=False))
+    with torch.no_grad():
+        for name, s in state.items():
+            if name in modules:  # a lazily built wrapper (QuantLSTM's fast cell) may not exist yet
+                m = modules[name]
+                m.counter = s["counter"]
+                m.buffer.copy_(s["buffer"])
+                m.value.copy_(s["value"])
+
+
+def _run_identity(model_spec: dict, tc: TrainConfig, seed: int, data_dir: Path) -> dict:
+    return {"model_spec": model_spec, "train_config": asdict(tc), "seed": seed, "data": str(data_dir.resolve())}
+
+
+def _load_resume_state(path: Path, identity: dict) -> dict:
+    """The saved state of an interrupted run, refused (with the keys that differ) when the
+    run it came from had another model, recipe, seed or corpus."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    differ = [k for k in identity if k != "train_config" and state["identity"].get(k) != identity[k]]
+    old_tc = state["identity"].get("train_config", {})
+    differ += [f"train.{k}" for k, v in identity["train_config"].items() if old_tc.get(k) != v]
+    if differ:
+        raise MelflowError(f"cannot resume from {path}: it was written by a run with another {', '.join(differ)} "
+                           "(delete it, or train without --resume to start over)")
+    return state
+
+
 def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path | None = None, epochs: int | None = None,
-                      seed: int = 0, overrides: dict | None = None) -> dict:
-    """Train the model of a YAML config; `overrides` replace keys of its `train:` block."""
+                      seed: int = 0, overrides: dict | None = None, resume: bool = False) -> dict:
+    """Train the model of a YAML config; `overrides` replace keys of its `train:` block.
+    After every epoch the run's whole state (weights, optimizer, schedule, random
+    generators, best epoch so far) is saved beside the checkpoint (`resume_path`), so that
+    `resume` continues an interrupted run where it stopped, with the same result as an
+    uninterrupted one; the file is deleted once the checkpoint is written."""
     config, data_dir = Path(config), Path(data_dir)
     model_spec, tc = load_config(config, overrides)
     if epochs is not None:
         tc.epochs = epochs
     out = Path(out) if out else config.with_suffix(".pt")
+    identity = _run_identity(model_spec, tc, seed, data_dir)
+    state = None
+    if resume:
+        if not resume_path(out).exists():
+            raise MelflowError(f"--resume: no interrupted run to resume ({resume_path(out)} does not exist)")
+        state = _load_resume_state(resume_path(out), identity)
     torch.manual_seed(seed)
     np.random.seed(seed)
     torch.set_num_threads(tc.threads)
@@ -234,7 +290,19 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     best = (-1.0, None, -1)
     history = []
     average = WeightAverage(tc.ema) if tc.ema else None
-    for epoch in range(tc.epochs):
+    first = 0
+    if state:
+        model.load_state_dict(state["model"])
+        _restore_calibration(model, state["calibration"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        best, history, first = state["best"], state["history"], state["epoch"]
+        if average:
+            average.state = state["average"]
+        print(json.dumps({"resumed": str(resume_path(out)), "after_epoch": first}), flush=True)
+    for epoch in range(first, tc.epochs):
         model.train()
         perm = torch.randperm(len(xtr), generator=gen).numpy()
         total = 0.0
@@ -273,6 +341,11 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
             best = (val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
         if live:
             model.load_state_dict(live)
+        _save_atomic({"identity": identity, "epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                      "scheduler": sched.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                      "calibration": _calibration_state(model),
+                      "best": best, "history": history, "average": average.state if average else None},
+                     resume_path(out))
     model.load_state_dict(best[1])
     result = {"val_acc": best[0], "best_epoch": best[2], "train_seconds": round(time.time() - t0, 1)}
     test_csv = data_dir / "test.csv"
@@ -293,5 +366,15 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     torch.save(ckpt, out)
     cfg = model.cfg
     export_onnx(model, out.with_suffix(".onnx"), cfg.n_frames, cfg.n_mels)
+    resume_path(out).unlink(missing_ok=True)
     print(json.dumps({"checkpoint": str(out), **result}), flush=True)
     return result
+
+
+def _save_atomic(obj, path: Path) -> None:
+    """torch.save through a temporary file, so an interruption mid-write leaves the last
+    complete state in place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
