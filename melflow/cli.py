@@ -37,7 +37,8 @@ def _data_folder(args):
 def _train(args):
     from melflow.train.trainer import train_from_config
 
-    train_from_config(args.config, data_dir=args.data, out=args.out, epochs=args.epochs, seed=args.seed, resume=args.resume)
+    train_from_config(args.config, data_dir=args.data, out=args.out, epochs=args.epochs, seed=args.seed, resume=args.resume,
+                      log_dir=None if args.logdir == "none" else args.logdir)
 
 
 def _eval(args):
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from the state saved after its last epoch (<out>.resume.pt)")
+    tr.add_argument("--logdir", default="build/runs",
+                    help="TensorBoard runs folder (one sub-folder per run; 'none' for no logs)")
     tr.set_defaults(func=_train)
 
     ev = sub.add_parser("eval", help="accuracy and macro F1 of a model on a manifest, as one JSON line")

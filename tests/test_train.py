@@ -164,13 +164,15 @@ def test_distillation_from_a_teacher_checkpoint(tiny_corpus, tmp_path):
 def test_interrupted_run_resumes_to_the_same_result(tiny_corpus, tmp_path, monkeypatch, capsys):
     """A run stopped during its second epoch resumes (`melflow train --resume`) from the
     state saved after the first and ends with the same weights and history as a run that was
-    never stopped; a resume with another recipe is refused with the key named."""
+    never stopped; a resume with another recipe is refused with the key named. Both runs
+    log their epochs to TensorBoard."""
     import torch
 
     import melflow.train.trainer as trainer
 
     cfg = _write(tmp_path / "r.yaml", {"model": TINY_MODEL, "train": {"epochs": 2, "batch_size": 32, "mixup": 0.4}})
-    whole = train_from_config(cfg, tiny_corpus, out=tmp_path / "whole.pt")
+    runs = tmp_path / "runs"
+    whole = train_from_config(cfg, tiny_corpus, out=tmp_path / "whole.pt", log_dir=runs)
     assert not trainer.resume_path(tmp_path / "whole.pt").exists()  # removed once the checkpoint is written
 
     real_predict, calls = trainer.predict, []
@@ -183,16 +185,28 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_corpus, tmp_path, monke
 
     monkeypatch.setattr(trainer, "predict", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train_from_config(cfg, tiny_corpus, out=tmp_path / "cut.pt")
+        train_from_config(cfg, tiny_corpus, out=tmp_path / "cut.pt", log_dir=runs)
     monkeypatch.setattr(trainer, "predict", real_predict)
     assert trainer.resume_path(tmp_path / "cut.pt").exists() and not (tmp_path / "cut.pt").exists()
 
     with pytest.raises(MelflowError, match="train.lr"):
         train_from_config(cfg, tiny_corpus, out=tmp_path / "cut.pt", overrides={"lr": 0.01}, resume=True)
-    cli(["train", "--config", str(cfg), "--data", str(tiny_corpus), "--out", str(tmp_path / "cut.pt"), "--resume"])
+    cli(["train", "--config", str(cfg), "--data", str(tiny_corpus), "--out", str(tmp_path / "cut.pt"), "--resume",
+         "--logdir", str(runs)])
     assert '"after_epoch": 1' in capsys.readouterr().out
     a, b = torch.load(tmp_path / "whole.pt", weights_only=False), torch.load(tmp_path / "cut.pt", weights_only=False)
     assert a["history"] == b["history"] and a["metrics"]["test_acc"] == b["metrics"]["test_acc"]
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     with pytest.raises(MelflowError, match="no interrupted run"):
         train_from_config(cfg, tiny_corpus, out=tmp_path / "cut.pt", resume=True)
+
+    # TensorBoard: one folder per run, the resumed run writing on in the folder it started
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert sorted(p.name.split("_seed")[0] for p in runs.iterdir()) == ["cut", "whole"]
+    for run in runs.iterdir():
+        ev = EventAccumulator(str(run))
+        ev.Reload()
+        assert [e.step for e in ev.Scalars("accuracy/val")] == [1, 2], run
+        assert {"loss/train", "lr", "best/val_acc", "best/test_acc"} <= set(ev.Tags()["scalars"])
+    assert whole["tensorboard"].startswith(str(runs))

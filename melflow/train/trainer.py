@@ -252,12 +252,15 @@ def _load_resume_state(path: Path, identity: dict) -> dict:
 
 
 def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path | None = None, epochs: int | None = None,
-                      seed: int = 0, overrides: dict | None = None, resume: bool = False) -> dict:
+                      seed: int = 0, overrides: dict | None = None, resume: bool = False,
+                      log_dir: str | Path | None = "build/runs") -> dict:
     """Train the model of a YAML config; `overrides` replace keys of its `train:` block.
     After every epoch the run's whole state (weights, optimizer, schedule, random
     generators, best epoch so far) is saved beside the checkpoint (`resume_path`), so that
     `resume` continues an interrupted run where it stopped, with the same result as an
-    uninterrupted one; the file is deleted once the checkpoint is written."""
+    uninterrupted one; the file is deleted once the checkpoint is written. TensorBoard
+    scalars (training loss, validation accuracy, learning rate per epoch) go to a run folder
+    under `log_dir` (None: no logs), the same folder again when a run is resumed."""
     config, data_dir = Path(config), Path(data_dir)
     model_spec, tc = load_config(config, overrides)
     if epochs is not None:
@@ -302,6 +305,8 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
         if average:
             average.state = state["average"]
         print(json.dumps({"resumed": str(resume_path(out)), "after_epoch": first}), flush=True)
+    run_dir = (state or {}).get("run_dir") or (log_dir and str(Path(log_dir) / f"{out.stem}_seed{seed}_{time.strftime('%Y%m%d-%H%M%S')}"))
+    board = _tensorboard(run_dir)
     for epoch in range(first, tc.epochs):
         model.train()
         perm = torch.randperm(len(xtr), generator=gen).numpy()
@@ -336,6 +341,11 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
             model.load_state_dict(average.state)
         val_acc = float((predict(model, xva).argmax(1) == yva).mean())
         history.append({"epoch": epoch + 1, "loss": total / len(xtr), "val_acc": val_acc})
+        if board:
+            board.add_scalar("loss/train", history[-1]["loss"], epoch + 1)
+            board.add_scalar("accuracy/val", val_acc, epoch + 1)
+            board.add_scalar("lr", sched.get_last_lr()[0], epoch + 1)
+            board.flush()
         print(json.dumps(history[-1]), flush=True)
         if val_acc >= best[0]:
             best = (val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
@@ -344,7 +354,7 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
         _save_atomic({"identity": identity, "epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
                       "scheduler": sched.state_dict(), "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
                       "calibration": _calibration_state(model),
-                      "best": best, "history": history, "average": average.state if average else None},
+                      "best": best, "history": history, "average": average.state if average else None, "run_dir": run_dir},
                      resume_path(out))
     model.load_state_dict(best[1])
     result = {"val_acc": best[0], "best_epoch": best[2], "train_seconds": round(time.time() - t0, 1)}
@@ -352,6 +362,12 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     if test_csv.exists():
         xte, yte, _ = manifest_features(test_csv, fe, kind=tc.features)
         result["test_acc"] = float((predict(model, xte).argmax(1) == yte).mean())
+    if board:
+        for k in ("val_acc", "test_acc"):
+            if k in result:
+                board.add_scalar(f"best/{k}", result[k], result["best_epoch"])
+        board.close()
+        result["tensorboard"] = run_dir
     ckpt = {
         "model_spec": model_spec,
         "state_dict": model.state_dict(),
@@ -369,6 +385,15 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     resume_path(out).unlink(missing_ok=True)
     print(json.dumps({"checkpoint": str(out), **result}), flush=True)
     return result
+
+
+def _tensorboard(run_dir: str | None):
+    """A TensorBoard writer for `run_dir` (`tensorboard --logdir build/runs` shows every run)."""
+    if not run_dir:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(run_dir)
 
 
 def _save_atomic(obj, path: Path) -> None:
