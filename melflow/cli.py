@@ -41,6 +41,12 @@ def _train(args):
                       log_dir=None if args.logdir == "none" else args.logdir)
 
 
+def _cv(args):
+    from melflow.eval.cv import cross_validate_cli
+
+    cross_validate_cli(args)
+
+
 def _eval(args):
     from melflow.eval.evaluate import evaluate_cli
 
@@ -105,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--logdir", default="build/runs",
                     help="TensorBoard runs folder (one sub-folder per run; 'none' for no logs)")
     tr.set_defaults(func=_train)
+
+    cv = sub.add_parser("cv", help="speaker-disjoint K-fold cross-validation of a config: accuracy and macro F1, mean and std")
+    cv.add_argument("--config", required=True, help="models/<name>.yaml")
+    cv.add_argument("--data", required=True, help="corpus folder: its train and val manifests are pooled and split by speaker")
+    cv.add_argument("--folds", type=int, default=5)
+    cv.add_argument("--epochs", type=int, default=None, help="override the config's epoch count")
+    cv.add_argument("--seed", type=int, default=0)
+    cv.add_argument("--out", default=None, help="fold manifests, models and cv.json (default: build/cv/<config name>)")
+    cv.set_defaults(func=_cv)
 
     ev = sub.add_parser("eval", help="accuracy and macro F1 of a model on a manifest, as one JSON line")
     ev.add_argument("--model", required=True, help="checkpoint (.pt) or build directory (for --backend rtl)")

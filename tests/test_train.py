@@ -210,3 +210,26 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_corpus, tmp_path, monke
         assert [e.step for e in ev.Scalars("accuracy/val")] == [1, 2], run
         assert {"loss/train", "lr", "best/val_acc", "best/test_acc"} <= set(ev.Tags()["scalars"])
     assert whole["tensorboard"].startswith(str(runs))
+
+
+def test_cross_validation_folds_are_speaker_disjoint(tiny_corpus, tmp_path, capsys):
+    """`melflow cv` pools train and val, splits them into speaker-disjoint folds (each fold
+    held out once, the next one validating), trains once per fold and prints one line per
+    fold and a mean/std summary; too many folds is refused."""
+    from melflow.data.manifest import read_manifest
+    from melflow.eval.cv import speaker_folds
+
+    cfg = _write(tmp_path / "cv.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32}})
+    cli(["cv", "--config", str(cfg), "--data", str(tiny_corpus), "--folds", "3", "--out", str(tmp_path / "cv")])
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")]
+    folds, summary = [l for l in lines if "fold" in l], lines[-1]
+    assert [f["fold"] for f in folds] == [0, 1, 2] and summary["folds"] == 3
+    assert sum(f["clips"] for f in folds) == summary["clips"]
+    assert summary["accuracy_std"] >= 0 and 0 <= summary["accuracy_mean"] <= 1
+    for k in range(3):
+        sets = {n: read_manifest(tmp_path / "cv" / f"fold{k}" / f"{n}.csv") for n in ("train", "val", "heldout")}
+        spk = {n: {r.speaker or r.path for r in rows} for n, rows in sets.items()}
+        assert not (spk["train"] & spk["heldout"]) and not (spk["train"] & spk["val"]) and not (spk["val"] & spk["heldout"])
+    rows = read_manifest(tiny_corpus / "train.csv")
+    with pytest.raises(MelflowError, match="--folds"):
+        speaker_folds(rows, 10**6)
