@@ -101,3 +101,23 @@ def test_saliency_bad_input_is_a_one_line_error(tiny_corpus, shipped_model, tmp_
                  "--index", "100000", "--out", str(tmp_path / "o")]) == 2
     assert "out of range" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_model_zoo_table_is_measured_from_the_checkpoints(tiny_corpus, shipped_model, tmp_path):
+    """scripts/model_zoo.py measures every checkpoint in the folder (resume states left out)
+    and writes the table from those figures."""
+    import runpy
+    import shutil
+
+    from melflow.eval.evaluate import evaluate
+
+    shutil.copy(shipped_model, tmp_path / "kws_cnn.pt")
+    (tmp_path / "kws_cnn.resume.pt").write_bytes(b"not a checkpoint")
+    manifest = tiny_corpus / "test.csv"
+    out = tmp_path / "README.md"
+    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "model_zoo.py"), run_name="model_zoo")
+    assert script["main"](["--models", str(tmp_path), "--manifest", str(manifest), "--out", str(out)]) == 0
+    ref = evaluate(shipped_model, manifest, "torch", confusion=tmp_path / "cm.png")
+    row = next(l for l in out.read_text().splitlines() if l.startswith("| kws_cnn"))
+    assert f"{100 * ref['accuracy']:.1f} %" in row and f"{ref['macro_f1']:.3f}" in row and "W4A4" in row
+    assert "288,216" in row

@@ -1,0 +1,66 @@
+"""The model zoo table: every shipped checkpoint in models/, measured, as markdown.
+
+`scripts/model_zoo.py` writes models/README.md from this, so the table is never typed by
+hand: its accuracies are those of the checkpoints on disk, measured on the manifest named
+in its header. Accuracy comes from the Brevitas model (the torch backend), which the
+integer golden model and the RTL match clip for clip (tests/test_compiler.py,
+tests/test_crnn.py, scripts/compare_f1.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from melflow.eval.evaluate import clips, predictions, scores
+from melflow.train.trainer import load_checkpoint
+
+
+def weight_count(model) -> int:
+    """Weights of the convolutions, matrices and recurrent gates (tensors of two or more
+    dimensions): what the accelerator stores. BatchNorm and quantizer scales are folded
+    away by the compiler and not counted."""
+    return sum(p.numel() for p in model.parameters() if p.dim() >= 2)
+
+
+def bit_widths(spec: dict) -> str:
+    """W<weight bits>A<activation bits>, plus the LSTM's internal width where there is one."""
+    text = f"W{spec.get('weight_bits', '?')}A{spec.get('act_bits', '?')}"
+    return text + (f", LSTM {spec['lstm_act_bits']}-bit" if "lstm_act_bits" in spec else "")
+
+
+def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
+    """One row per checkpoint (*.pt, resume states left out) in `models_dir`."""
+    data = clips(manifest)
+    rows = []
+    for path in sorted(Path(models_dir).glob("*.pt")):
+        if path.name.endswith(".resume.pt"):
+            continue
+        model, ckpt = load_checkpoint(path)
+        logits, _ = predictions(path, data, "torch")
+        s = scores(data.y, logits.argmax(1))
+        metrics = ckpt.get("metrics", {})
+        rows.append({
+            "model": path.stem, "architecture": ckpt["model_spec"]["name"], "weights": weight_count(model),
+            "bits": bit_widths(ckpt["model_spec"]), "trained_on": Path(ckpt.get("data", "?")).name,
+            "epochs": ckpt.get("train_config", {}).get("epochs"), "val_acc": metrics.get("val_acc"),
+            "test_acc": s["accuracy"], "macro_f1": s["macro_f1"], "clips": s["clips"],
+            "teachers": [Path(t).stem for t in ckpt.get("train_config", {}).get("teachers", [])],
+        })
+    return rows
+
+
+def zoo_markdown(rows: list[dict], manifest: str | Path, command: str) -> str:
+    lines = [
+        "# Model zoo", "",
+        f"Written by `{command}`; do not edit by hand. Accuracy and macro F1 of each shipped",
+        f"checkpoint on `{manifest}` ({rows[0]['clips'] if rows else 0} clips, speakers never heard in training), from the",
+        "Brevitas model; the integer golden model and the RTL give the same classes.", "",
+        "| model | architecture | weights | bits | trained on | epochs | distilled from | val acc | test acc | macro F1 |",
+        "|---|---|---:|---|---|---:|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        val = f"{100 * r['val_acc']:.1f} %" if r["val_acc"] is not None else "-"
+        lines.append(f"| {r['model']} | {r['architecture']} | {r['weights']:,} | {r['bits']} | {r['trained_on']} | {r['epochs']} | "
+                     f"{', '.join(r['teachers']) or '-'} | {val} | {100 * r['test_acc']:.1f} % | {r['macro_f1']:.3f} |")
+    lines += ["", "Each model's recipe is its YAML beside the checkpoint: `melflow train --config models/<model>.yaml --data <corpus>`."]
+    return "\n".join(lines) + "\n"

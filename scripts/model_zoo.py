@@ -1,0 +1,43 @@
+#!/usr/bin/env python
+"""Write models/README.md, the model zoo table, from the shipped checkpoints.
+
+    .venv/bin/python scripts/model_zoo.py [--models models] [--manifest data/kws-small/test.csv] [--out models/README.md]
+
+Measures every models/*.pt on the manifest (default: the small corpus's test split, written
+by `melflow data kws --size small --splits test --out data/kws-small`), prints one JSON line
+per model and writes the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from melflow.core import MelflowError
+from melflow.eval.zoo import zoo_markdown, zoo_rows
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=Path, default=REPO / "models")
+    ap.add_argument("--manifest", type=Path, default=Path("data/kws-small/test.csv"))
+    ap.add_argument("--out", type=Path, default=REPO / "models" / "README.md")
+    args = ap.parse_args(argv)
+    try:
+        rows = zoo_rows(args.models, args.manifest)
+    except MelflowError as err:
+        print(f"model_zoo: error: {err}", file=sys.stderr)
+        return 2
+    for r in rows:
+        print(json.dumps(r))
+    args.out.write_text(zoo_markdown(rows, args.manifest, "python scripts/model_zoo.py"))
+    print(json.dumps({"written": str(args.out), "models": len(rows)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
