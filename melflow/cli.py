@@ -38,7 +38,7 @@ def _train(args):
     from melflow.train.trainer import train_from_config
 
     train_from_config(args.config, data_dir=args.data, out=args.out, epochs=args.epochs, seed=args.seed, resume=args.resume,
-                      log_dir=None if args.logdir == "none" else args.logdir)
+                      log_dir=None if args.logdir == "none" else args.logdir, devices=args.devices)
 
 
 def _cv(args):
@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from the state saved after its last epoch (<out>.resume.pt)")
+    tr.add_argument("--devices", type=int, default=1,
+                    help="train data-parallel in N processes (PyTorch DDP, gloo); the batch is shared, the recipe unchanged")
     tr.add_argument("--logdir", default="build/runs",
                     help="TensorBoard runs folder (one sub-folder per run; 'none' for no logs)")
     tr.set_defaults(func=_train)

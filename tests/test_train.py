@@ -233,3 +233,17 @@ def test_cross_validation_folds_are_speaker_disjoint(tiny_corpus, tmp_path, caps
     rows = read_manifest(tiny_corpus / "train.csv")
     with pytest.raises(MelflowError, match="--folds"):
         speaker_folds(rows, 10**6)
+
+
+def test_data_parallel_training_in_two_processes(tiny_corpus, tmp_path, capsys):
+    """`melflow train --devices 2` trains in two processes (DDP over gloo, on the CPU): they
+    share each batch, end with the same weights (checked by the trainer) and process 0
+    writes one checkpoint with every epoch's history."""
+    cfg = _write(tmp_path / "ddp.yaml", {"model": TINY_MODEL, "train": {"epochs": 2, "batch_size": 32, "mixup": 0.4}})
+    cli(["train", "--config", str(cfg), "--data", str(tiny_corpus), "--out", str(tmp_path / "ddp.pt"), "--devices", "2",
+         "--logdir", "none"])
+    model, ckpt = load_checkpoint(tmp_path / "ddp.pt")
+    assert [h["epoch"] for h in ckpt["history"]] == [1, 2] and 0 <= ckpt["metrics"]["test_acc"] <= 1
+    assert (tmp_path / "ddp.onnx").exists() and not (tmp_path / "ddp.resume.pt").exists()
+    with pytest.raises(MelflowError, match="--devices"):
+        train_from_config(cfg, tiny_corpus, out=tmp_path / "x.pt", devices=0)

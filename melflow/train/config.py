@@ -1,0 +1,76 @@
+"""The `train:` block of a model config (models/<name>.yaml) and its checks: a bad key or
+value stops before any training, with the key named."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from melflow.core import MelflowError
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    freq_masks: int = 2  # SpecAugment (torchaudio FrequencyMasking / TimeMasking)
+    freq_mask_width: int = 5
+    time_masks: int = 2
+    time_mask_width: int = 10
+    max_shift: int = 10  # random time shift in frames
+    mel_warp: float = 0.15  # mel axis stretched by 1 +- this (a different vocal tract)
+    time_stretch: float = 0.15  # time axis stretched by 1 +- this (a different speaking rate)
+    gain_codes: int = 12  # random level change in int8 codes (0.38 dB each)
+    label_smoothing: float = 0.05
+    mixup: float = 0.0  # Beta(a, a) parameter of mixup; 0 turns it off
+    ema: float = 0.0  # decay of an exponential moving average of the weights; 0 turns it off
+    features: str = "integer"  # "float": torchaudio's log-Mel on the same scale (fidelity twin)
+    threads: int = 2
+    teachers: list = field(default_factory=list)  # checkpoints to distill from (melflow.train.distill); relative to the config's folder
+    distill: float = 0.5  # weight of the distillation loss against the hard-label loss
+    temperature: float = 2.0  # softmax temperature of the distillation targets
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, TrainConfig]:
+    """(model spec, TrainConfig) of a YAML config; `overrides` replace keys of its `train:`
+    block and are checked like them."""
+    path = Path(path)
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise MelflowError(f"cannot read config {path}: {err}") from None
+    unknown = sorted(set(cfg) - {"model", "train"})
+    if unknown:
+        raise MelflowError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected model, train")
+    if "model" not in cfg:
+        raise MelflowError(f"{path}: missing `model:` block")
+    train = dict(cfg.get("train") or {})
+    if isinstance(train.get("teachers"), list):  # the config's own paths are relative to its folder
+        train["teachers"] = [str(t if Path(t).is_absolute() else path.parent / t) for t in train["teachers"]]
+    train.update(overrides or {})
+    known = {f.name for f in fields(TrainConfig)}
+    bad = sorted(set(train) - known)
+    if bad:
+        raise MelflowError(f"{path}: unknown key(s) train.{', train.'.join(bad)}; known: {', '.join(sorted(known))}")
+    tc = TrainConfig(**train)
+    for k in ("epochs", "batch_size"):
+        if getattr(tc, k) < 1:
+            raise MelflowError(f"{path}: train.{k} must be at least 1, got {getattr(tc, k)}")
+    if tc.lr <= 0:
+        raise MelflowError(f"{path}: train.lr must be positive, got {tc.lr}")
+    if not 0 <= tc.ema < 1:
+        raise MelflowError(f"{path}: train.ema must be in [0, 1), got {tc.ema}")
+    if not 0 <= tc.distill <= 1:
+        raise MelflowError(f"{path}: train.distill must be in [0, 1], got {tc.distill}")
+    if tc.temperature <= 0:
+        raise MelflowError(f"{path}: train.temperature must be positive, got {tc.temperature}")
+    missing = [t for t in tc.teachers if not Path(t).exists()]
+    if missing:
+        raise MelflowError(f"{path}: train.teachers: checkpoint(s) {', '.join(map(str, missing))} do not exist")
+    if tc.features not in ("integer", "float"):
+        raise MelflowError(f"{path}: train.features must be integer or float, got {tc.features!r}")
+    return cfg["model"], tc
