@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from melflow.core import MelflowError
+from melflow.core import reports_errors
 
 
 def _data_kws(args):
@@ -146,13 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@reports_errors("melflow")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except MelflowError as err:
-        print(f"melflow: error: {err}", file=sys.stderr)
-        return 2
+    args.func(args)
     return 0
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from melflow.core import MelflowError
+from melflow.core import reports_errors
 from melflow.eval.evaluate import clips
 from melflow.train.trainer import load_checkpoint, predict
 
@@ -72,6 +72,7 @@ def bench(ckpt_path: Path, x: np.ndarray, runs: int, work: Path) -> dict:
                   "same_class_as_brevitas": round(float((logits.argmax(1) == ref.argmax(1)).mean()), 4)}
 
 
+@reports_errors("bench_cpu_latency")
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", type=Path, default=REPO / "models")
@@ -80,15 +81,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("build/bench_cpu"))
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    try:
-        x = clips(args.manifest, limit=args.runs).x
-        args.out.mkdir(parents=True, exist_ok=True)
-        for path in sorted(args.models.glob("*.pt")):
-            if not path.name.endswith(".resume.pt"):
-                print(json.dumps(bench(path, x, args.runs, args.out)), flush=True)
-    except MelflowError as err:
-        print(f"bench_cpu_latency: error: {err}", file=sys.stderr)
-        return 2
+    x = clips(args.manifest, limit=args.runs).x
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(args.models.glob("*.pt")):
+        if not path.name.endswith(".resume.pt"):
+            print(json.dumps(bench(path, x, args.runs, args.out)), flush=True)
     return 0
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from melflow.boards.build import build_accelerator
-from melflow.core import MelflowError
+from melflow.core import reports_errors
 from melflow.data.kws import LABELS
 from melflow.eval.evaluate import clips, predictions, scores
 
@@ -83,6 +83,7 @@ def build(name: str, model: Path, manifest: Path, out: Path, sim_clips: int) -> 
     }
 
 
+@reports_errors("bench_crnn")
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=REPO / "models" / "kws_crnn.pt")
@@ -93,14 +94,10 @@ def main(argv=None) -> int:
     ap.add_argument("--builds", nargs="*", default=list(BUILDS), choices=list(BUILDS))
     ap.add_argument("--no-accuracy", action="store_true", help="skip the accuracy comparison")
     args = ap.parse_args(argv)
-    try:
-        if not args.no_accuracy:
-            print(json.dumps(accuracy(args.model, args.conv, args.manifest)), flush=True)
-        for name in args.builds:
-            print(json.dumps(build(name, args.model, args.manifest, args.out, args.sim_clips)), flush=True)
-    except MelflowError as err:
-        print(f"bench_crnn: error: {err}", file=sys.stderr)
-        return 2
+    if not args.no_accuracy:
+        print(json.dumps(accuracy(args.model, args.conv, args.manifest)), flush=True)
+    for name in args.builds:
+        print(json.dumps(build(name, args.model, args.manifest, args.out, args.sim_clips)), flush=True)
     return 0
 
 

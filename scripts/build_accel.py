@@ -13,9 +13,10 @@ import json
 import sys
 
 from melflow.boards.build import build_accelerator
-from melflow.core import MelflowError
+from melflow.core import reports_errors
 
 
+@reports_errors("build_accel")
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--board", default="pynq-z2")
@@ -30,12 +31,8 @@ def main(argv=None) -> int:
     p.add_argument("--frontend-fold", choices=["fast", "realtime"], default="fast",
                    help="with --input audio: the frontend's folding (fast: one butterfly per cycle; realtime: smallest)")
     args = p.parse_args(argv)
-    try:
-        r = build_accelerator(args.model, args.board, args.out, args.target_fps, args.manifest, args.sim_clips,
-                              synth=not args.no_synth, audio_fold=args.frontend_fold if args.input == "audio" else None)
-    except MelflowError as err:
-        print(f"build_accel: error: {err}", file=sys.stderr)
-        return 2
+    r = build_accelerator(args.model, args.board, args.out, args.target_fps, args.manifest, args.sim_clips,
+                          synth=not args.no_synth, audio_fold=args.frontend_fold if args.input == "audio" else None)
     e, s, y = r["estimate"], r["simulation"], r["yosys"]
     out = {
         "est_cycles_per_inference": e["cycles_per_inference"],

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from melflow.boards.build import build_accelerator
-from melflow.core import MelflowError
+from melflow.core import reports_errors
 from melflow.data.kws import generate_kws_corpus
 from melflow.eval.compare import compare_sw_hw
 from melflow.eval.evaluate import evaluate
@@ -21,6 +21,7 @@ from melflow.eval.evaluate import evaluate
 REPO = Path(__file__).resolve().parents[1]
 
 
+@reports_errors("demo")
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=REPO / "data" / "kws-small")
@@ -30,26 +31,22 @@ def main(argv=None) -> int:
     p.add_argument("--audio-clips", type=int, default=20, help="test clips through the audio-in accelerator (0: skip that build)")
     args = p.parse_args(argv)
     t0 = time.time()
-    try:
-        test_csv = args.data / "test.csv"
-        if not test_csv.exists():
-            print(f"[demo] writing the test split of the small keyword corpus to {args.data} (speakers unseen in training)")
-            generate_kws_corpus(args.data, size="small", seed=0, splits=("test",))
-        print(f"[demo] building {args.model.name} for pynq-z2 into {args.out} (compile, RTL, simulation, yosys)")
-        report = build_accelerator(args.model, "pynq-z2", args.out, manifest=test_csv, sim_clips=20)
-        print(f"[demo] software model on the whole test split ({test_csv})")
-        sw = evaluate(args.model, test_csv, "torch")
-        print(f"[demo] software against RTL on {args.rtl_clips} test clips spread over the split")
-        cmp = compare_sw_hw(args.out, test_csv, limit=args.rtl_clips)
-        audio = None
-        if args.audio_clips:
-            audio_out = args.out.parent / f"{args.out.name}-audio"
-            print(f"[demo] audio-in build (RTL log-Mel frontend + network) into {audio_out}; {args.audio_clips} clips of PCM through it")
-            audio_report = build_accelerator(args.model, "pynq-z2", audio_out, manifest=test_csv, sim_clips=0, synth=False, audio_fold="fast")
-            audio = compare_sw_hw(audio_out, test_csv, limit=args.audio_clips)
-    except MelflowError as err:
-        print(f"demo: error: {err}", file=sys.stderr)
-        return 2
+    test_csv = args.data / "test.csv"
+    if not test_csv.exists():
+        print(f"[demo] writing the test split of the small keyword corpus to {args.data} (speakers unseen in training)")
+        generate_kws_corpus(args.data, size="small", seed=0, splits=("test",))
+    print(f"[demo] building {args.model.name} for pynq-z2 into {args.out} (compile, RTL, simulation, yosys)")
+    report = build_accelerator(args.model, "pynq-z2", args.out, manifest=test_csv, sim_clips=20)
+    print(f"[demo] software model on the whole test split ({test_csv})")
+    sw = evaluate(args.model, test_csv, "torch")
+    print(f"[demo] software against RTL on {args.rtl_clips} test clips spread over the split")
+    cmp = compare_sw_hw(args.out, test_csv, limit=args.rtl_clips)
+    audio = None
+    if args.audio_clips:
+        audio_out = args.out.parent / f"{args.out.name}-audio"
+        print(f"[demo] audio-in build (RTL log-Mel frontend + network) into {audio_out}; {args.audio_clips} clips of PCM through it")
+        audio_report = build_accelerator(args.model, "pynq-z2", audio_out, manifest=test_csv, sim_clips=0, synth=False, audio_fold="fast")
+        audio = compare_sw_hw(audio_out, test_csv, limit=args.audio_clips)
     e, s, y = report["estimate"], report["simulation"], report["yosys"]
     print()
     print(f"test split ({sw['clips']} clips, unseen speakers): software accuracy {sw['accuracy']:.4f}, macro F1 {sw['macro_f1']:.4f}")

@@ -15,23 +15,20 @@ import json
 import sys
 from pathlib import Path
 
-from melflow.core import MelflowError
+from melflow.core import reports_errors
 from melflow.eval.zoo import zoo_markdown, zoo_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+@reports_errors("model_zoo")
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", type=Path, default=REPO / "models")
     ap.add_argument("--manifest", type=Path, default=Path("data/kws-small/test.csv"))
     ap.add_argument("--out", type=Path, default=REPO / "models" / "README.md")
     args = ap.parse_args(argv)
-    try:
-        rows = zoo_rows(args.models, args.manifest)
-    except MelflowError as err:
-        print(f"model_zoo: error: {err}", file=sys.stderr)
-        return 2
+    rows = zoo_rows(args.models, args.manifest)
     for r in rows:
         print(json.dumps(r))
     args.out.write_text(zoo_markdown(rows, args.manifest, "python scripts/model_zoo.py"))
