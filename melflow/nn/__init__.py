@@ -7,8 +7,15 @@ from dataclasses import fields
 from melflow.core import MelflowError
 from melflow.nn.kws_cnn import KwsCnn, KwsCnnConfig
 from melflow.nn.kws_crnn import KwsCrnn, KwsCrnnConfig
+from melflow.nn.kws_dscnn import KwsDscnn, KwsDscnnConfig
+from melflow.nn.kws_finn_mlp import KwsFinnMlp, KwsFinnMlpConfig
 
-MODELS = {"kws_cnn": (KwsCnn, KwsCnnConfig), "kws_crnn": (KwsCrnn, KwsCrnnConfig)}
+MODELS = {
+    "kws_cnn": (KwsCnn, KwsCnnConfig),
+    "kws_crnn": (KwsCrnn, KwsCrnnConfig),
+    "kws_dscnn": (KwsDscnn, KwsDscnnConfig),
+    "kws_finn_mlp": (KwsFinnMlp, KwsFinnMlpConfig),
+}
 
 
 def build_model(spec: dict, where: str = "model"):

@@ -1,0 +1,53 @@
+"""The zoo's other architectures (issue #5): the MLPerf-style DS-CNN and the FINN KWS MLP
+build from their YAML, train on the tiny corpus and export to QONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torchaudio
+import yaml
+
+from melflow.core import MelflowError
+from melflow.nn import build_model
+from melflow.train.trainer import load_checkpoint, load_config, train_from_config
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def test_finn_mlp_is_the_peer_shape_on_mfcc_of_the_integer_log_mel():
+    """490-256-256-256-12 (the FINN / MLPerf Tiny KWS MLP) on 10 DCT coefficients of every
+    second log-Mel frame."""
+    spec, _ = load_config(MODELS / "kws_finn_mlp.yaml")
+    m = build_model(spec).eval()
+    shapes = [tuple(p.shape) for p in m.parameters() if p.dim() >= 2]
+    assert shapes == [(256, 490), (256, 256), (256, 256), (12, 256)]
+    x = torch.randint(-128, 128, (3, 1, 98, 40)).float()
+    mfcc = torchaudio.functional.create_dct(10, 40, norm="ortho")
+    expected = (x[:, 0, ::2] @ mfcc).flatten(1)
+    assert torch.allclose(m.mfcc(x), expected)
+    with pytest.raises(MelflowError, match="n_mfcc"):
+        build_model({**spec, "n_mfcc": 41})
+
+
+def test_dscnn_downsamples_to_a_25_by_10_map():
+    spec, _ = load_config(MODELS / "kws_dscnn.yaml")
+    m = build_model(spec).eval()
+    assert tuple(m.features(torch.zeros(1, 1, 98, 40)).shape) == (1, 64, 25, 10)
+    groups = [l.groups for l in m.modules() if isinstance(l, torch.nn.Conv2d)]
+    assert groups.count(64) == 4  # the depthwise convolutions
+
+
+@pytest.mark.parametrize("name,small", [("kws_dscnn", {"channels": 8, "blocks": 2}), ("kws_finn_mlp", {"hidden": [32, 32]})])
+def test_zoo_model_trains_and_exports(name, small, tiny_corpus, tmp_path):
+    spec = yaml.safe_load((MODELS / f"{name}.yaml").read_text())
+    spec["model"].update(small)
+    spec["train"].update(epochs=1, batch_size=32)
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(yaml.safe_dump(spec))
+    result = train_from_config(cfg, tiny_corpus, out=tmp_path / f"{name}.pt", log_dir=None)
+    assert 0 <= result["test_acc"] <= 1
+    model, ckpt = load_checkpoint(tmp_path / f"{name}.pt")
+    assert ckpt["model_spec"]["name"] == name and (tmp_path / f"{name}.onnx").stat().st_size > 0
