@@ -26,6 +26,7 @@ import torch
 
 from melflow.core import reports_errors
 from melflow.eval.evaluate import clips
+from melflow.eval.zoo import shipped_checkpoints
 from melflow.train.trainer import load_checkpoint, predict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,9 +84,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     x = clips(args.manifest, limit=args.runs).x
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in sorted(args.models.glob("*.pt")):
-        if not path.name.endswith(".resume.pt"):
-            print(json.dumps(bench(path, x, args.runs, args.out)), flush=True)
+    for path in shipped_checkpoints(args.models):
+        print(json.dumps(bench(path, x, args.runs, args.out)), flush=True)
     return 0
 
 

@@ -8,14 +8,20 @@ from pathlib import Path
 RES_KEYS = ["LUT", "FF", "BRAM18", "DSP"]
 
 
+_FINN_NAMES = {"LUT": "LUT", "BRAM_18K": "BRAM18", "DSP": "DSP", "URAM": "URAM"}
+
+
+def _finn_in_report_names(res: dict) -> dict[str, float]:
+    """One layer's FINN estimate in the report's resource names (BRAM_18K -> BRAM18)."""
+    return {_FINN_NAMES[k]: float(v) for k, v in res.items() if k in _FINN_NAMES}
+
+
 def _finn_totals(layer_res: dict[str, dict]) -> dict[str, float]:
-    """FINN's per-layer estimates summed, in the report's resource names (BRAM_18K -> BRAM18)."""
-    names = {"LUT": "LUT", "BRAM_18K": "BRAM18", "DSP": "DSP", "URAM": "URAM"}
+    """FINN's per-layer estimates summed, in the report's resource names."""
     tot: dict[str, float] = {}
     for res in layer_res.values():
-        for k, v in res.items():
-            if k in names:
-                tot[names[k]] = tot.get(names[k], 0) + float(v)
+        for k, v in _finn_in_report_names(res).items():
+            tot[k] = tot.get(k, 0) + v
     return tot
 
 
@@ -34,10 +40,9 @@ def recurrent_shares(names: list[str], layer_cycles: dict, layer_res: dict, finn
     own yosys synthesis against the whole accelerator's."""
     total_cycles = sum(layer_cycles.values())
     bottleneck = max(layer_cycles.values())
-    finn_names = {"LUT": "LUT", "BRAM_18K": "BRAM18", "DSP": "DSP"}
     out = []
     for n in names:
-        finn = {finn_names[k]: float(v) for k, v in layer_res.get(n, {}).items() if k in finn_names}
+        finn = _finn_in_report_names(layer_res.get(n, {}))
         entry = {"name": n, "est_cycles": layer_cycles[n],
                  "pct_of_bottleneck": round(100.0 * layer_cycles[n] / bottleneck, 1),
                  "pct_of_layer_cycles": round(100.0 * layer_cycles[n] / total_cycles, 1),

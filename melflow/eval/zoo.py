@@ -28,13 +28,16 @@ def bit_widths(spec: dict) -> str:
     return text + (f", LSTM {spec['lstm_act_bits']}-bit" if "lstm_act_bits" in spec else "")
 
 
+def shipped_checkpoints(models_dir: str | Path) -> list[Path]:
+    """The trained checkpoints in a folder: its *.pt files, interrupted runs' resume states left out."""
+    return [p for p in sorted(Path(models_dir).glob("*.pt")) if not p.name.endswith(".resume.pt")]
+
+
 def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
-    """One row per checkpoint (*.pt, resume states left out) in `models_dir`."""
+    """One row per checkpoint in `models_dir` (shipped_checkpoints)."""
     data = clips(manifest)
     rows = []
-    for path in sorted(Path(models_dir).glob("*.pt")):
-        if path.name.endswith(".resume.pt"):
-            continue
+    for path in shipped_checkpoints(models_dir):
         model, ckpt = load_checkpoint(path)
         logits, _ = predictions(path, data, "torch")
         s = scores(data.y, logits.argmax(1))

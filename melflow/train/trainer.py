@@ -90,6 +90,7 @@ class _Job:
     yva: np.ndarray
     soft: torch.Tensor | None
     t0: float
+    frontend: FrontendConfig
 
 
 def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path | None = None, epochs: int | None = None,
@@ -131,7 +132,7 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
         agree = float((soft.numpy().argmax(1) == ytr).mean())
         print(json.dumps({"teachers": len(tc.teachers), "teacher_train_acc": round(agree, 4)}), flush=True)
     run_dir = (state or {}).get("run_dir") or (log_dir and str(Path(log_dir) / f"{out.stem}_seed{seed}_{time.strftime('%Y%m%d-%H%M%S')}"))
-    job = _Job(config, data_dir, out, model_spec, tc, seed, devices, identity, state, run_dir, xtr, ytr, xva, yva, soft, t0)
+    job = _Job(config, data_dir, out, model_spec, tc, seed, devices, identity, state, run_dir, xtr, ytr, xva, yva, soft, t0, fe)
     if devices == 1:
         return _fit(0, job)
     import socket
@@ -229,7 +230,6 @@ def _fit(rank: int, job: _Job) -> dict | None:
             live = {k: v.detach().clone() for k, v in model.state_dict().items()}
             model.load_state_dict(average.state)
         val_acc = float((predict(model, job.xva).argmax(1) == job.yva).mean())
-        model.train()
         history.append({"epoch": epoch + 1, "loss": total / len(job.xtr), "val_acc": val_acc})
         if board:
             board.add_scalar("loss/train", history[-1]["loss"], epoch + 1)
@@ -269,7 +269,7 @@ def _finish(job: _Job, model, best: tuple, history: list, board) -> dict:
     write the checkpoint and its QONNX export, and drop the resume state."""
     model.load_state_dict(best[1])
     result = {"val_acc": best[0], "best_epoch": best[2], "train_seconds": round(time.time() - job.t0, 1)}
-    fe = FrontendConfig()
+    fe = job.frontend
     test_csv = job.data_dir / "test.csv"
     if test_csv.exists():
         xte, yte, _ = manifest_features(test_csv, fe, kind=job.tc.features)
