@@ -161,6 +161,45 @@ def test_distillation_from_a_teacher_checkpoint(tiny_corpus, tmp_path):
         load_config(cfg, {"teachers": [str(tmp_path / "nowhere.pt")]})
 
 
+def test_consistent_teaching_asks_the_teachers_on_the_augmented_batch(tiny_corpus, tmp_path, monkeypatch):
+    """With `teacher_inputs: augmented` the teachers grade the very (augmented, mixed) batch
+    the student sees, once per step; a teacher trained on another feature kind is refused
+    with its path named before training starts."""
+    import torch
+
+    import melflow.train.trainer as trainer
+
+    teacher = _write(tmp_path / "t.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32}})
+    train_from_config(teacher, tiny_corpus, out=tmp_path / "t.pt", log_dir=None)
+    seen, student_inputs = [], []
+    real_probs, real_build = trainer.ensemble_probs, trainer.build_model
+
+    def spy(teachers, x, temperature):
+        seen.append(x.clone())
+        return real_probs(teachers, x, temperature)
+
+    def build_and_watch(*args, **kwargs):  # the student: record what it is trained on
+        model = real_build(*args, **kwargs)
+        model.register_forward_pre_hook(lambda m, inp: student_inputs.append(inp[0].clone()) if m.training else None)
+        return model
+
+    monkeypatch.setattr(trainer, "ensemble_probs", spy)
+    monkeypatch.setattr(trainer, "build_model", build_and_watch)
+    student = {"epochs": 1, "batch_size": 32, "mixup": 0.4, "teachers": ["t.pt"], "teacher_inputs": "augmented"}
+    cfg = _write(tmp_path / "s.yaml", {"model": TINY_MODEL, "train": student})
+    train_from_config(cfg, tiny_corpus, out=tmp_path / "s.pt", log_dir=None)
+    n_train = sum(1 for _ in open(tiny_corpus / "train.csv")) - 1
+    assert len(seen) == len(student_inputs) == -(-n_train // 32)  # one teacher call per step
+    assert all(torch.equal(t, s) for t, s in zip(seen, student_inputs))
+
+    ckpt = torch.load(tmp_path / "t.pt", weights_only=False)
+    ckpt["train_config"]["features"] = "float"
+    torch.save(ckpt, tmp_path / "t_float.pt")
+    cfg = _write(tmp_path / "sf.yaml", {"model": TINY_MODEL, "train": {**student, "teachers": ["t_float.pt"]}})
+    with pytest.raises(MelflowError, match="t_float.pt was trained on float features"):
+        train_from_config(cfg, tiny_corpus, out=tmp_path / "sf.pt", log_dir=None)
+
+
 def test_interrupted_run_resumes_to_the_same_result(tiny_corpus, tmp_path, monkeypatch, capsys):
     """A run stopped during its second epoch resumes (`melflow train --resume`) from the
     state saved after the first and ends with the same weights and history as a run that was

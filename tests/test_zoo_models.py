@@ -51,3 +51,40 @@ def test_zoo_model_trains_and_exports(name, small, tiny_corpus, tmp_path):
     assert 0 <= result["test_acc"] <= 1
     model, ckpt = load_checkpoint(tmp_path / f"{name}.pt")
     assert ckpt["model_spec"]["name"] == name and (tmp_path / f"{name}.onnx").stat().st_size > 0
+
+
+def test_float_twin_and_its_pytorch_baselines(tiny_corpus, tmp_path):
+    """`weight_bits: null` trains the float twin; PyTorch's dynamic INT8 quantizes its Linear
+    layers only and static INT8 its convolutions too, both keeping the float model's answers
+    close; magnitude pruning zeroes the asked share of weights; the compiler refuses the
+    float twin, naming the missing quantizers."""
+    import numpy as np
+
+    from melflow.compiler.flow import compile_qonnx
+    from melflow.eval.baselines import dynamic_int8, magnitude_pruned, quantized_layer_count, static_int8
+    from melflow.eval.zoo import bit_widths
+    from melflow.train.features import manifest_features
+    from melflow.train.trainer import predict
+
+    spec = {"name": "kws_cnn", "channels": [4, 8, 8, 8], "head_channels": 8, "weight_bits": None, "act_bits": None}
+    cfg = tmp_path / "f.yaml"
+    cfg.write_text(yaml.safe_dump({"model": spec, "train": {"epochs": 2, "batch_size": 32}}))
+    train_from_config(cfg, tiny_corpus, out=tmp_path / "f.pt", log_dir=None)
+    model, ckpt = load_checkpoint(tmp_path / "f.pt")
+    assert bit_widths(ckpt["model_spec"]) == "float"
+    x, _, _ = manifest_features(tiny_corpus / "test.csv")
+    ref = predict(model, x)
+
+    dyn = dynamic_int8(model)
+    assert quantized_layer_count(dyn) == (1, 6)  # the classifier; five convolutions stay float
+    stat = static_int8(model, manifest_features(tiny_corpus / "train.csv", limit=64)[0])
+    assert quantized_layer_count(stat)[0] == 6
+    for q in (dyn, stat):
+        out = predict(q, x)
+        assert np.corrcoef(out.ravel(), ref.ravel())[0, 1] > 0.9
+
+    pruned, sparsity = magnitude_pruned(model, 0.5)
+    assert 0.5 <= sparsity < 0.51
+    assert magnitude_pruned(model, 0.0)[1] < 0.01
+    with pytest.raises(MelflowError, match="no quantizers"):
+        compile_qonnx(tmp_path / "f.onnx", tmp_path / "build")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from melflow.eval.evaluate import clips, predictions, scores
+from melflow.nn.quant import is_float
 from melflow.train.trainer import load_checkpoint
 
 
@@ -23,7 +24,10 @@ def weight_count(model) -> int:
 
 
 def bit_widths(spec: dict) -> str:
-    """W<weight bits>A<activation bits>, plus the LSTM's internal width where there is one."""
+    """W<weight bits>A<activation bits>, plus the LSTM's internal width where there is one;
+    "float" for a float twin."""
+    if is_float(spec):
+        return "float"
     text = f"W{spec.get('weight_bits', '?')}A{spec.get('act_bits', '?')}"
     return text + (f", LSTM {spec['lstm_act_bits']}-bit" if "lstm_act_bits" in spec else "")
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from brevitas.nn import QuantConv2d, QuantLinear, QuantReLU
-from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+from brevitas.nn import QuantConv2d, QuantLinear
 from torch import nn
+
+from melflow.nn.quant import quant_relu, weight_quant
 
 
 @dataclass
@@ -33,8 +34,8 @@ class KwsCnnConfig:
     channels: list[int] = field(default_factory=lambda: [16, 32, 48, 64])
     stride: list[int] = field(default_factory=lambda: [2, 2, 2, 2])
     head_channels: int = 64
-    weight_bits: int = 4
-    act_bits: int = 4
+    weight_bits: int | None = 4  # None: the float twin (melflow.nn.quant)
+    act_bits: int | None = 4
     dropout: float = 0.0  # before the classifier, training only (absent from the export)
 
 
@@ -47,21 +48,21 @@ class KwsCnn(nn.Module):
     def __init__(self, cfg: KwsCnnConfig):
         super().__init__()
         self.cfg = cfg
-        wq = dict(weight_quant=Int8WeightPerTensorFloat, weight_bit_width=cfg.weight_bits, weight_narrow_range=True)
+        wq = weight_quant(cfg.weight_bits)
         layers: list[nn.Module] = []
         c_in, h, w = 1, cfg.n_frames, cfg.n_mels
         for c_out, s in zip(cfg.channels, cfg.stride):
             layers += [
                 QuantConv2d(c_in, c_out, 3, stride=s, padding=1, bias=False, **wq),
                 nn.BatchNorm2d(c_out),
-                QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=cfg.act_bits),
+                quant_relu(cfg.act_bits),
             ]
             c_in, h, w = c_out, _conv_out(h, s), _conv_out(w, s)
         # A convolution over the whole remaining map: a dense layer FINN lowers to one MVAU.
         layers += [
             QuantConv2d(c_in, cfg.head_channels, (h, w), bias=False, **wq),
             nn.BatchNorm2d(cfg.head_channels),
-            QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=cfg.act_bits),
+            quant_relu(cfg.act_bits),
         ]
         self.features = nn.Sequential(*layers)
         self.dropout = nn.Dropout(cfg.dropout)

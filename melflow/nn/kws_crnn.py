@@ -39,7 +39,6 @@ from brevitas.nn import QuantConv2d, QuantLinear, QuantLSTM, QuantReLU
 from brevitas.quant import (
     Int8ActPerTensorFixedPoint,
     Int8WeightPerTensorFixedPoint,
-    Int8WeightPerTensorFloat,
     Int32Bias,
     Uint8ActPerTensorFixedPoint,
     Uint8ActPerTensorFloat,
@@ -48,6 +47,7 @@ from torch import nn
 
 from melflow.core import MelflowError
 from melflow.nn.kws_cnn import _conv_out
+from melflow.nn.quant import weight_quant
 
 
 class _UnitRange(ExtendedInjector):
@@ -95,7 +95,7 @@ class KwsCrnn(nn.Module):
             # the LSTM's input codes are the last ReLU's codes shifted left: they need more bits
             raise MelflowError(f"model: lstm_act_bits must be above act_bits ({cfg.act_bits}) and at most 8, got {cfg.lstm_act_bits}")
         self.cfg = cfg
-        wq = {"weight_quant": Int8WeightPerTensorFloat, "weight_bit_width": cfg.weight_bits, "weight_narrow_range": True}
+        wq = weight_quant(cfg.weight_bits)
         layers: list[nn.Module] = []
         c_in, t, f = 1, cfg.n_frames, cfg.n_mels
         for i, (c_out, s) in enumerate(zip(cfg.channels, cfg.time_stride)):

@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from brevitas.nn import QuantConv2d, QuantLinear, QuantReLU
-from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+from brevitas.nn import QuantConv2d, QuantLinear
 from torch import nn
+
+from melflow.nn.quant import quant_relu, weight_quant
 
 
 @dataclass
@@ -31,8 +32,8 @@ class KwsDscnnConfig:
     n_mels: int = 40
     channels: int = 64
     blocks: int = 4
-    weight_bits: int = 4
-    act_bits: int = 4
+    weight_bits: int | None = 4  # None: the float twin (melflow.nn.quant)
+    act_bits: int | None = 4
     dropout: float = 0.0
 
 
@@ -40,11 +41,11 @@ class KwsDscnn(nn.Module):
     def __init__(self, cfg: KwsDscnnConfig):
         super().__init__()
         self.cfg = cfg
-        wq = dict(weight_quant=Int8WeightPerTensorFloat, weight_bit_width=cfg.weight_bits, weight_narrow_range=True)
+        wq = weight_quant(cfg.weight_bits)
         c = cfg.channels
 
         def act():
-            return QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=cfg.act_bits)
+            return quant_relu(cfg.act_bits)
 
         layers: list[nn.Module] = [QuantConv2d(1, c, (10, 4), stride=2, padding=(5, 1), bias=False, **wq), nn.BatchNorm2d(c), act()]
         for i in range(cfg.blocks):

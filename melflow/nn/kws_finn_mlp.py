@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 import torch
 import torchaudio
-from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
-from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+from brevitas.nn import QuantIdentity, QuantLinear
+from brevitas.quant import Int8ActPerTensorFloat
 from torch import nn
 
 from melflow.core import MelflowError
+from melflow.nn.quant import quant_relu, weight_quant
 
 
 @dataclass
@@ -33,9 +34,9 @@ class KwsFinnMlpConfig:
     n_mfcc: int = 10
     frame_step: int = 2  # every second log-Mel frame: 49 frames at a 20 ms hop
     hidden: list[int] = field(default_factory=lambda: [256, 256, 256])
-    weight_bits: int = 3
-    act_bits: int = 3
-    input_bits: int = 8
+    weight_bits: int | None = 3  # None: the float twin (melflow.nn.quant)
+    act_bits: int | None = 3
+    input_bits: int | None = 8
     dropout: float = 0.0
 
 
@@ -50,11 +51,11 @@ class KwsFinnMlp(nn.Module):
         # (n_mels, n_mfcc): torchaudio's orthonormal DCT-II, the MFCC of torchaudio.transforms.MFCC
         self.register_buffer("dct", torchaudio.functional.create_dct(cfg.n_mfcc, cfg.n_mels, norm="ortho"), persistent=False)
         n_in = len(range(0, cfg.n_frames, cfg.frame_step)) * cfg.n_mfcc
-        wq = dict(weight_quant=Int8WeightPerTensorFloat, weight_bit_width=cfg.weight_bits, weight_narrow_range=True)
-        layers: list[nn.Module] = [QuantIdentity(act_quant=Int8ActPerTensorFloat, bit_width=cfg.input_bits)]
+        wq = weight_quant(cfg.weight_bits)
+        inq = {"act_quant": None} if cfg.input_bits is None else {"act_quant": Int8ActPerTensorFloat, "bit_width": cfg.input_bits}
+        layers: list[nn.Module] = [QuantIdentity(**inq)]
         for width in cfg.hidden:
-            layers += [QuantLinear(n_in, width, bias=False, **wq), nn.BatchNorm1d(width),
-                       QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=cfg.act_bits)]
+            layers += [QuantLinear(n_in, width, bias=False, **wq), nn.BatchNorm1d(width), quant_relu(cfg.act_bits)]
             n_in = width
         self.features = nn.Sequential(*layers)
         self.dropout = nn.Dropout(cfg.dropout)

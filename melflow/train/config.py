@@ -33,6 +33,7 @@ class TrainConfig:
     teachers: list = field(default_factory=list)  # checkpoints to distill from (melflow.train.distill); relative to the config's folder
     distill: float = 0.5  # weight of the distillation loss against the hard-label loss
     temperature: float = 2.0  # softmax temperature of the distillation targets
+    teacher_inputs: str = "clean"  # "augmented": teachers see each augmented batch (melflow.train.distill)
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, TrainConfig]:
@@ -71,6 +72,8 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
     missing = [t for t in tc.teachers if not Path(t).exists()]
     if missing:
         raise MelflowError(f"{path}: train.teachers: checkpoint(s) {', '.join(map(str, missing))} do not exist")
+    if tc.teacher_inputs not in ("clean", "augmented"):
+        raise MelflowError(f"{path}: train.teacher_inputs must be clean or augmented, got {tc.teacher_inputs!r}")
     if tc.features not in ("integer", "float"):
         raise MelflowError(f"{path}: train.features must be integer or float, got {tc.features!r}")
     return cfg["model"], tc

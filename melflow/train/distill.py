@@ -2,10 +2,16 @@
 
 A single W4A4 network trained on hard labels varies by about a point of test accuracy
 between seeds on unseen speakers, while the mean of a few such networks is steadier and
-better; distilling that mean into one network keeps the hardware the same size. The
-teachers' softened probabilities are computed once, on the clean training clips, and the
-student learns them under its own augmentation: the augmentations keep the word, so the
-clean clip's target stands for the augmented one, and the teachers cost nothing per step.
+better; distilling that mean into one network keeps the hardware the same size.
+
+Two ways to ask the teachers (`train.teacher_inputs`):
+- "clean": their softened probabilities are computed once, on the clean training clips,
+  and the student learns them under its own augmentation. The teachers cost nothing per
+  step, but they have learnt those very clips, so their targets are nearly one-hot.
+- "augmented": the teachers see the student's own augmented (and mixed) batch every step
+  ("consistent teaching", Beyer et al., 2022, "Knowledge distillation: A good teacher is
+  patient and consistent"). Each step's input is new to them, so their targets carry what
+  they know about confusable words; each step costs a forward pass per teacher.
 """
 
 from __future__ import annotations
@@ -18,13 +24,13 @@ import torch
 from melflow.core import MelflowError
 
 
-def teacher_targets(paths: list[str], x: np.ndarray, labels: list[str], frontend: dict, temperature: float) -> np.ndarray:
-    """Mean softened class probabilities (clips, classes) of the teacher checkpoints on the
-    features `x`. Teachers must share the student's label order and frontend, since their
-    targets are read against the student's classes and computed on its features."""
-    from melflow.train.trainer import load_checkpoint, predict
+def load_teachers(paths: list[str], labels: list[str], frontend: dict, features: str) -> list[torch.nn.Module]:
+    """The teacher models, in eval mode. Teachers must share the student's label order,
+    frontend and feature kind, since their targets are read against the student's classes
+    and computed on its features."""
+    from melflow.train.trainer import load_checkpoint
 
-    probs = []
+    models = []
     for p in paths:
         if not Path(p).exists():
             raise MelflowError(f"train.teachers: checkpoint {p} does not exist")
@@ -33,9 +39,24 @@ def teacher_targets(paths: list[str], x: np.ndarray, labels: list[str], frontend
             raise MelflowError(f"train.teachers: {p} has labels {ckpt['labels']}, the student {labels}")
         if ckpt["frontend"] != frontend:
             raise MelflowError(f"train.teachers: {p} was trained on another frontend configuration")
-        logits = torch.from_numpy(predict(model, x))
-        probs.append(torch.softmax(logits / temperature, dim=1).numpy())
-    return np.mean(probs, axis=0).astype(np.float32)
+        kind = ckpt["train_config"].get("features", "integer")
+        if kind != features:
+            raise MelflowError(f"train.teachers: {p} was trained on {kind} features, the student on {features}")
+        models.append(model)
+    return models
+
+
+def ensemble_probs(teachers: list[torch.nn.Module], x: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Mean softened class probabilities of the teachers on a batch (N, 1, frames, mels)."""
+    with torch.no_grad():
+        return torch.stack([torch.softmax(t.eval()(x) / temperature, dim=1) for t in teachers]).mean(0)
+
+
+def teacher_targets(teachers: list[torch.nn.Module], x: np.ndarray, temperature: float, batch: int = 256) -> np.ndarray:
+    """Mean softened class probabilities (clips, classes) of the teachers on the features `x`."""
+    out = [ensemble_probs(teachers, torch.from_numpy(x[i : i + batch].astype(np.float32))[:, None], temperature)
+           for i in range(0, len(x), batch)]
+    return torch.cat(out).numpy().astype(np.float32)
 
 
 def distillation_loss(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -25,7 +25,7 @@ from melflow.frontend import FrontendConfig
 from melflow.nn import build_model
 from melflow.train.augment import augment, mixup
 from melflow.train.config import TrainConfig, load_config
-from melflow.train.distill import distillation_loss, teacher_targets
+from melflow.train.distill import distillation_loss, ensemble_probs, load_teachers, teacher_targets
 from melflow.train.features import manifest_features
 from melflow.train.state import (
     WeightAverage,
@@ -127,10 +127,12 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     xtr, ytr, _ = manifest_features(data_dir / "train.csv", fe, progress=True, kind=tc.features)
     xva, yva, _ = manifest_features(data_dir / "val.csv", fe, progress=True, kind=tc.features)
     soft = None
-    if tc.teachers:
-        soft = torch.from_numpy(teacher_targets(tc.teachers, xtr, LABELS, asdict(fe), tc.temperature))
-        agree = float((soft.numpy().argmax(1) == ytr).mean())
-        print(json.dumps({"teachers": len(tc.teachers), "teacher_train_acc": round(agree, 4)}), flush=True)
+    if tc.teachers:  # checked before training starts, in either mode
+        teachers = load_teachers(tc.teachers, LABELS, asdict(fe), tc.features)
+        if tc.teacher_inputs == "clean":
+            soft = torch.from_numpy(teacher_targets(teachers, xtr, tc.temperature))
+            agree = float((soft.numpy().argmax(1) == ytr).mean())
+            print(json.dumps({"teachers": len(tc.teachers), "teacher_train_acc": round(agree, 4)}), flush=True)
     run_dir = (state or {}).get("run_dir") or (log_dir and str(Path(log_dir) / f"{out.stem}_seed{seed}_{time.strftime('%Y%m%d-%H%M%S')}"))
     job = _Job(config, data_dir, out, model_spec, tc, seed, devices, identity, state, run_dir, xtr, ytr, xva, yva, soft, t0, fe)
     if devices == 1:
@@ -185,6 +187,7 @@ def _fit(rank: int, job: _Job) -> dict | None:
             average.state = st["average"]
         if rank == 0:
             print(json.dumps({"resumed": str(resume_path(job.out)), "after_epoch": first}), flush=True)
+    teachers = load_teachers(tc.teachers, LABELS, asdict(job.frontend), tc.features) if tc.teacher_inputs == "augmented" else []
     board = _tensorboard(job.run_dir) if rank == 0 else None
     for epoch in range(first, tc.epochs):
         model.train()
@@ -202,10 +205,14 @@ def _fit(rank: int, job: _Job) -> dict | None:
             loss = loss_fn(logits, yb)
             if partner is not None:
                 loss = lam * loss + (1 - lam) * loss_fn(logits, yb[partner])
-            if job.soft is not None:
+            target = None
+            if teachers:  # they see the very input the student sees
+                target = ensemble_probs(teachers, xb, tc.temperature)
+            elif job.soft is not None:
                 target = job.soft[idx]
                 if partner is not None:
                     target = lam * target + (1 - lam) * target[partner]
+            if target is not None:
                 loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(logits, target, tc.temperature)
             opt.zero_grad()
             loss.backward()

@@ -1,0 +1,33 @@
+"""The quantizer choices every melflow model shares, and the float twin of each.
+
+All weights are signed, narrow-range and per-tensor (FINN's RTL matrix-vector unit on
+DSP48E1 needs narrow signed weights; DESIGN.md), and all hidden activations are unsigned
+ReLU codes that streamlining turns into thresholds. A bit width of None (`weight_bits: null`
+in a config) gives the float twin: the same layers with no quantizer, the baseline that a
+low-bit model is compared against and that PyTorch's own post-training quantization starts
+from. Float twins train and evaluate like any model; the compiler refuses them.
+"""
+
+from __future__ import annotations
+
+from brevitas.nn import QuantReLU
+from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+
+
+def weight_quant(bits: int | None) -> dict:
+    """Keyword arguments of a Brevitas QuantConv2d / QuantLinear for `bits`-bit weights."""
+    if bits is None:
+        return {"weight_quant": None}
+    return {"weight_quant": Int8WeightPerTensorFloat, "weight_bit_width": bits, "weight_narrow_range": True}
+
+
+def quant_relu(bits: int | None) -> QuantReLU:
+    """An unsigned `bits`-bit ReLU (a plain ReLU for None)."""
+    if bits is None:
+        return QuantReLU(act_quant=None)
+    return QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=bits)
+
+
+def is_float(spec: dict) -> bool:
+    """Whether a model spec is a float twin (weights or activations unquantized)."""
+    return spec.get("weight_bits", 0) is None or spec.get("act_bits", 0) is None
