@@ -241,10 +241,10 @@ def compile_qonnx(onnx_path: str | Path, out_dir: str | Path, options: CompileOp
         return m
 
     model = cleanup_model(model)
+    check_recurrent_supported(model)  # a recurrent layer it cannot map is named before FINN sees it
     if not any(n.op_type in ("Quant", "BipolarQuant") for n in model.graph.node):
         raise MelflowError(f"{onnx_path} has no quantizers (a float model, weight_bits: null?): FINN maps only "
                            "quantized layers; train the model with weight_bits and act_bits set")
-    check_recurrent_supported(model)  # a recurrent layer it cannot map is named before FINN sees it
     model.set_tensor_datatype(model.graph.input[0].name, DataType[options.input_dtype])
     save("qonnx", model)
     # the LSTM first: FINN's conversion cannot take its cell apart (lstm_hw.py)
