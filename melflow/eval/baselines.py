@@ -28,14 +28,12 @@ def plain_torch(model: nn.Module) -> nn.Module:
 
     def swap(parent: nn.Module) -> None:
         for name, child in parent.named_children():
+            if isinstance(child, (QuantConv2d, QuantLinear)) and child.weight_quant.is_quant_enabled:
+                raise MelflowError(f"layer {name} has a weight quantizer: PyTorch baselines start from the float twin")
             if isinstance(child, QuantConv2d):
-                if child.weight_quant.is_quant_enabled:
-                    raise MelflowError(f"layer {name} has a weight quantizer: PyTorch baselines start from the float twin")
                 new = nn.Conv2d(child.in_channels, child.out_channels, child.kernel_size, child.stride, child.padding,
                                 child.dilation, child.groups, bias=child.bias is not None)
             elif isinstance(child, QuantLinear):
-                if child.weight_quant.is_quant_enabled:
-                    raise MelflowError(f"layer {name} has a weight quantizer: PyTorch baselines start from the float twin")
                 new = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
             elif isinstance(child, QuantReLU):
                 setattr(parent, name, nn.ReLU())
