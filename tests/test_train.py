@@ -49,6 +49,31 @@ def test_float_twin_features_and_mixup(tiny_corpus, tmp_path):
         train_from_config(cfg, tiny_corpus, out=tmp_path / "g.pt", overrides={"nonsense": 1})
 
 
+def test_mixed_precision_trains_under_autocast_and_keeps_a_float32_checkpoint(tiny_corpus, tmp_path, monkeypatch, capsys):
+    """train.precision bf16 runs the forward pass under bfloat16 autocast (the CUDA default
+    is float16, which this CPU-only test cannot reach); the checkpoint stays float32."""
+    import torch
+
+    import melflow.train.trainer as trainer
+
+    seen = set()
+    build = trainer.build_model
+
+    def spying_build(spec, **kw):
+        model = build(spec, **kw)
+        model.features[0].register_forward_hook(lambda m, i, out: seen.add((m.training, out.dtype)))
+        return model
+
+    monkeypatch.setattr(trainer, "build_model", spying_build)
+    cfg = _write(tmp_path / "amp.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32, "precision": "bf16"}})
+    result = train_from_config(cfg, tiny_corpus, out=tmp_path / "amp.pt", log_dir=None)
+    assert (True, torch.bfloat16) in seen and (False, torch.float32) in seen  # trained in bf16, validated in fp32
+    assert '"autocast": "bfloat16"' in capsys.readouterr().out
+    _, ckpt = load_checkpoint(tmp_path / "amp.pt")
+    assert all(v.dtype != torch.bfloat16 for v in ckpt["state_dict"].values())
+    assert 0.0 <= result["test_acc"] <= 1.0
+
+
 def test_weight_average_starts_after_scale_calibration_and_averages_floats_only():
     """The EMA waits until Brevitas' activation scales stop collecting statistics (loading a
     state earlier would end that collection), then averages float tensors and copies the
@@ -92,6 +117,7 @@ def test_weight_average_starts_after_scale_calibration_and_averages_floats_only(
         ({"model": TINY_MODEL, "extra": 1}, "extra"),
         ({"model": TINY_MODEL, "train": {"features": "mfcc"}}, "train.features"),
         ({"model": TINY_MODEL, "train": {"ema": 1.0}}, "train.ema"),
+        ({"model": TINY_MODEL, "train": {"precision": "fp8"}}, "train.precision"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):

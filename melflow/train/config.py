@@ -11,6 +11,9 @@ import yaml
 from melflow.core import MelflowError
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 30
@@ -30,6 +33,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0 turns it off
     features: str = "integer"  # "float": torchaudio's log-Mel on the same scale (fidelity twin)
     threads: int = 2
+    precision: str = "auto"  # "auto": float16 mixed precision on CUDA, float32 on the CPU; "fp32"; "bf16" on either
     teachers: list = field(default_factory=list)  # checkpoints to distill from (melflow.train.distill); relative to the config's folder
     distill: float = 0.5  # weight of the distillation loss against the hard-label loss
     temperature: float = 2.0  # softmax temperature of the distillation targets
@@ -74,6 +78,8 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
         raise MelflowError(f"{path}: train.teachers: checkpoint(s) {', '.join(map(str, missing))} do not exist")
     if tc.teacher_inputs not in ("clean", "augmented"):
         raise MelflowError(f"{path}: train.teacher_inputs must be clean or augmented, got {tc.teacher_inputs!r}")
+    if tc.precision not in PRECISIONS:
+        raise MelflowError(f"{path}: train.precision must be one of {', '.join(PRECISIONS)}, got {tc.precision!r}")
     if tc.features not in ("integer", "float"):
         raise MelflowError(f"{path}: train.features must be integer or float, got {tc.features!r}")
     return cfg["model"], tc

@@ -25,6 +25,7 @@ from melflow.frontend import FrontendConfig
 from melflow.nn import build_model
 from melflow.train.augment import augment, mixup
 from melflow.train.config import TrainConfig, load_config
+from melflow.train.device import autocast_dtype, training_device
 from melflow.train.distill import distillation_loss, ensemble_probs, load_teachers, teacher_targets
 from melflow.train.features import manifest_features
 from melflow.train.state import (
@@ -39,13 +40,15 @@ from melflow.train.state import (
 
 
 def predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Logits of the Brevitas model for int8 features (clips, frames, mels)."""
+    """Logits of the Brevitas model for int8 features (clips, frames, mels), computed in
+    float32 on the device the model is on."""
     model.eval()
+    device = next(model.parameters()).device
     outs = []
     with torch.no_grad():
         for i in range(0, len(x), batch):
-            xb = torch.from_numpy(x[i : i + batch].astype(np.float32))[:, None]
-            outs.append(model(xb).numpy())
+            xb = torch.from_numpy(x[i : i + batch].astype(np.float32))[:, None].to(device)
+            outs.append(model(xb).float().cpu().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, len(LABELS)), np.float32)
 
 
@@ -153,22 +156,25 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
 def _fit(rank: int, job: _Job) -> dict | None:
     """The training loop of process `rank` (of job.devices); returns the metrics in process 0."""
     tc, world = job.tc, job.devices
+    device = training_device(rank, world)
     if world > 1:
-        dist.init_process_group("gloo", rank=rank, world_size=world)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world)
     torch.manual_seed(job.seed)  # the same initial weights in every process
     np.random.seed(job.seed)
     torch.set_num_threads(max(1, tc.threads // world))
-    model = build_model(job.model_spec, where=f"{job.config}: model")
+    model = build_model(job.model_spec, where=f"{job.config}: model").to(device)
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model)
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         torch.manual_seed(job.seed + 1000 * rank)  # each process its own dropout, masks and mixup draws
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     steps = tc.epochs * int(np.ceil(len(job.xtr) / tc.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=steps, pct_start=0.1, anneal_strategy="cos")
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
+    amp = autocast_dtype(device, tc.precision)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)  # float16 needs loss scaling
     order = torch.Generator().manual_seed(job.seed)  # the batches: the same in every process
     gen = order if world == 1 else torch.Generator().manual_seed(job.seed + 7919 * (rank + 1))  # augmentation
     best, history, first = (-1.0, None, -1), [], 0
@@ -182,13 +188,20 @@ def _fit(rank: int, job: _Job) -> dict | None:
         order.set_state(st["order"])
         gen.set_state(st["rng"][rank]["generator"])
         torch.set_rng_state(st["rng"][rank]["torch"])
+        if "cuda" in st["rng"][rank] and device.type == "cuda":
+            torch.cuda.set_rng_state(st["rng"][rank]["cuda"], device)
         best, history, first = st["best"], st["history"], st["epoch"]
-        if average:
-            average.state = st["average"]
+        if st.get("scaler"):
+            scaler.load_state_dict(st["scaler"])
+        if average and st["average"] is not None:
+            average.state = {k: v.to(device) for k, v in st["average"].items()}
         if rank == 0:
             print(json.dumps({"resumed": str(resume_path(job.out)), "after_epoch": first}), flush=True)
     teachers = load_teachers(tc.teachers, LABELS, asdict(job.frontend), tc.features) if tc.teacher_inputs == "augmented" else []
+    teachers = [t.to(device) for t in teachers]
     board = _tensorboard(job.run_dir) if rank == 0 else None
+    if rank == 0:
+        print(json.dumps({"device": str(device), "autocast": str(amp).removeprefix("torch.") if amp else "off"}), flush=True)
     for epoch in range(first, tc.epochs):
         model.train()
         perm = torch.randperm(len(job.xtr), generator=order).numpy()
@@ -201,31 +214,37 @@ def _fit(rank: int, job: _Job) -> dict | None:
             lam, partner = 1.0, None
             if tc.mixup:
                 xb, partner, lam = mixup(xb, tc.mixup, gen, tc.features == "integer")
-            logits = net(xb)
-            loss = loss_fn(logits, yb)
-            if partner is not None:
-                loss = lam * loss + (1 - lam) * loss_fn(logits, yb[partner])
-            target = None
-            if teachers:  # they see the very input the student sees
-                target = ensemble_probs(teachers, xb, tc.temperature)
-            elif job.soft is not None:
-                target = job.soft[idx]
+                partner = partner.to(device)
+            xb, yb = xb.to(device), yb.to(device)
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                logits = net(xb)
+                loss = loss_fn(logits, yb)
                 if partner is not None:
-                    target = lam * target + (1 - lam) * target[partner]
-            if target is not None:
-                loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(logits, target, tc.temperature)
+                    loss = lam * loss + (1 - lam) * loss_fn(logits, yb[partner])
+                target = None
+                if teachers:  # they see the very input the student sees
+                    target = ensemble_probs(teachers, xb, tc.temperature)
+                elif job.soft is not None:
+                    target = job.soft[idx].to(device)
+                    if partner is not None:
+                        target = lam * target + (1 - lam) * target[partner]
+                if target is not None:
+                    loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(logits, target.float(), tc.temperature)
             opt.zero_grad()
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             sched.step()
             if average:
                 average.update(model)
             total += loss.item() * len(idx)
         rng = {"generator": gen.get_state(), "torch": torch.get_rng_state()}
+        if device.type == "cuda":  # dropout draws from the GPU's generator there
+            rng["cuda"] = torch.cuda.get_rng_state(device)
         if world > 1:  # process 0 saves every process's random state, and the summed loss
             rngs = [None] * world
             dist.all_gather_object(rngs, rng)
-            loss_sum = torch.tensor([total])
+            loss_sum = torch.tensor([total], device=device)
             dist.all_reduce(loss_sum)
             total = float(loss_sum)
         else:
@@ -251,7 +270,7 @@ def _fit(rank: int, job: _Job) -> dict | None:
         save_atomic({"identity": job.identity, "epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
                      "scheduler": sched.state_dict(), "order": order.get_state(), "rng": rngs,
                      "calibration": calibration_state(model), "best": best, "history": history,
-                     "average": average.state if average else None, "run_dir": job.run_dir},
+                     "average": average.state if average else None, "scaler": scaler.state_dict(), "run_dir": job.run_dir},
                     resume_path(job.out))
     if world > 1:
         _check_in_step(model)
@@ -264,7 +283,8 @@ def _fit(rank: int, job: _Job) -> dict | None:
 def _check_in_step(model) -> None:
     """Every process must end with the same weights (DDP's promise); a difference would mean
     a layer whose gradients bypass it, so it stops the run instead of saving one process's view."""
-    total = torch.tensor([float(sum(p.detach().double().sum() for p in model.parameters()))], dtype=torch.float64)
+    device = next(model.parameters()).device
+    total = torch.tensor([float(sum(p.detach().double().sum() for p in model.parameters()))], dtype=torch.float64, device=device)
     sums = [torch.zeros_like(total) for _ in range(dist.get_world_size())]
     dist.all_gather(sums, total)
     if any(not torch.equal(s, sums[0]) for s in sums):
@@ -275,6 +295,7 @@ def _finish(job: _Job, model, best: tuple, history: list, board) -> dict:
     """Keep the best epoch's weights, score them on the corpus's test split (when it has one),
     write the checkpoint and its QONNX export, and drop the resume state."""
     model.load_state_dict(best[1])
+    model.cpu()  # the checkpoint, its test score and its export are float32 on the CPU
     result = {"val_acc": best[0], "best_epoch": best[2], "train_seconds": round(time.time() - job.t0, 1)}
     fe = job.frontend
     test_csv = job.data_dir / "test.csv"
