@@ -5,7 +5,8 @@
 
 Measures every models/*.pt on the manifest (default: the small corpus's test split, written
 by `melflow data kws --size small --splits test --out data/kws-small`), prints one JSON line
-per model and writes the table.
+per model, then one per low-bit model that has a float twin (the points quantization costs),
+and writes the tables.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 from melflow.core import reports_errors
-from melflow.eval.zoo import zoo_markdown, zoo_rows
+from melflow.eval.zoo import float_twin_deltas, zoo_markdown, zoo_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rows = zoo_rows(args.models, args.manifest)
     for r in rows:
-        print(json.dumps(r))
+        print(json.dumps({k: v for k, v in r.items() if k != "spec"}))
+    for d in float_twin_deltas(rows):
+        print(json.dumps(d))
     args.out.write_text(zoo_markdown(rows, args.manifest, "python scripts/model_zoo.py"))
     print(json.dumps({"written": str(args.out), "models": len(rows)}))
     return 0

@@ -88,3 +88,23 @@ def test_float_twin_and_its_pytorch_baselines(tiny_corpus, tmp_path):
     assert magnitude_pruned(model, 0.0)[1] < 0.01
     with pytest.raises(MelflowError, match="no quantizers"):
         compile_qonnx(tmp_path / "f.onnx", tmp_path / "build")
+
+
+def test_float_twin_pairs_models_with_the_same_layers_only():
+    """The zoo's quantization cost compares a low-bit model with the float model of the same
+    layers; a float model of another shape is nobody's twin."""
+    from melflow.eval.zoo import float_twin_deltas, zoo_markdown
+
+    base = {"name": "kws_cnn", "channels": [4, 8], "weight_bits": 4, "act_bits": 4}
+    rows = [
+        {"model": "w4", "bits": "W4A4", "spec": base, "test_acc": 0.88},
+        {"model": "w2", "bits": "W2A2", "spec": {**base, "weight_bits": 2, "act_bits": 2}, "test_acc": 0.80},
+        {"model": "wide", "bits": "W4A4", "spec": {**base, "channels": [8, 16]}, "test_acc": 0.9},
+        {"model": "fp", "bits": "float", "spec": {**base, "weight_bits": None, "act_bits": None}, "test_acc": 0.89},
+    ]
+    deltas = float_twin_deltas(rows)
+    assert [(d["model"], d["float_twin"], d["points"]) for d in deltas] == [("w4", "fp", -1.0), ("w2", "fp", -9.0)]
+    for r in rows:
+        r.update(architecture="kws_cnn", weights=1, trained_on="c", epochs=1, val_acc=None, macro_f1=0.5, clips=10, teachers=[])
+    text = zoo_markdown(rows, "t.csv", "cmd")
+    assert "## Against the float twin" in text and "| w2 | W2A2 | 80.0 % | fp | 89.0 % | -9.0 |" in text

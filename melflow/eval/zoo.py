@@ -52,8 +52,29 @@ def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
             "epochs": ckpt.get("train_config", {}).get("epochs"), "val_acc": metrics.get("val_acc"),
             "test_acc": s["accuracy"], "macro_f1": s["macro_f1"], "clips": s["clips"],
             "teachers": [Path(t).stem for t in ckpt.get("train_config", {}).get("teachers", [])],
+            "spec": ckpt["model_spec"],
         })
     return rows
+
+
+_BIT_KEYS = {"weight_bits", "act_bits", "input_bits", "lstm_act_bits"}
+
+
+def float_twin_deltas(rows: list[dict]) -> list[dict]:
+    """Each low-bit model beside its float twin, when one is shipped: the row whose model
+    spec is the same once the bit widths are set aside. The quantization cost is read from
+    that pair, since a twin with other layers would measure the architecture as well."""
+    def shape(spec):
+        return {k: v for k, v in spec.items() if k not in _BIT_KEYS}
+
+    floats = [r for r in rows if r["bits"] == "float"]
+    out = []
+    for r in rows:
+        twin = next((f for f in floats if f is not r and r["bits"] != "float" and shape(f["spec"]) == shape(r["spec"])), None)
+        if twin:
+            out.append({"model": r["model"], "bits": r["bits"], "float_twin": twin["model"], "test_acc": r["test_acc"],
+                        "float_test_acc": twin["test_acc"], "points": round(100 * (r["test_acc"] - twin["test_acc"]), 2)})
+    return out
 
 
 def zoo_markdown(rows: list[dict], manifest: str | Path, command: str) -> str:
@@ -61,7 +82,8 @@ def zoo_markdown(rows: list[dict], manifest: str | Path, command: str) -> str:
         "# Model zoo", "",
         f"Written by `{command}`; do not edit by hand. Accuracy and macro F1 of each shipped",
         f"checkpoint on `{manifest}` ({rows[0]['clips'] if rows else 0} clips, speakers never heard in training), from the",
-        "Brevitas model; the integer golden model and the RTL give the same classes.", "",
+        "Brevitas model. For kws_cnn and kws_crnn, the models the tests and the demo build into hardware, the",
+        "integer golden model and the RTL give the same classes; the others are software comparisons.", "",
         "| model | architecture | weights | bits | trained on | epochs | distilled from | val acc | test acc | macro F1 |",
         "|---|---|---:|---|---|---:|---|---:|---:|---:|",
     ]
@@ -69,5 +91,12 @@ def zoo_markdown(rows: list[dict], manifest: str | Path, command: str) -> str:
         val = f"{100 * r['val_acc']:.1f} %" if r["val_acc"] is not None else "-"
         lines.append(f"| {r['model']} | {r['architecture']} | {r['weights']:,} | {r['bits']} | {r['trained_on']} | {r['epochs']} | "
                      f"{', '.join(r['teachers']) or '-'} | {val} | {100 * r['test_acc']:.1f} % | {r['macro_f1']:.3f} |")
+    deltas = float_twin_deltas(rows)
+    if deltas:
+        lines += ["", "## Against the float twin", "",
+                  "What quantization costs: each low-bit model beside the float model with the same layers and recipe.", "",
+                  "| model | bits | test acc | float twin | its test acc | points |", "|---|---|---:|---|---:|---:|"]
+        lines += [f"| {d['model']} | {d['bits']} | {100 * d['test_acc']:.1f} % | {d['float_twin']} | "
+                  f"{100 * d['float_test_acc']:.1f} % | {d['points']:+.1f} |" for d in deltas]
     lines += ["", "Each model's recipe is its YAML beside the checkpoint: `melflow train --config models/<model>.yaml --data <corpus>`."]
     return "\n".join(lines) + "\n"
