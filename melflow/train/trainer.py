@@ -43,7 +43,7 @@ def predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
     """Logits of the Brevitas model for int8 features (clips, frames, mels), computed in
     float32 on the device the model is on."""
     model.eval()
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device  # PyTorch's INT8 modules hold no parameters
     outs = []
     with torch.no_grad():
         for i in range(0, len(x), batch):
