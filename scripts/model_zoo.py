@@ -6,7 +6,8 @@
 Measures every models/*.pt on the manifest (default: the small corpus's test split, written
 by `melflow data kws --size small --splits test --out data/kws-small`), prints one JSON line
 per model, then one per low-bit model that has a float twin (the points quantization costs),
-and writes the tables.
+and writes the tables, with a plot of accuracy against bit width (accuracy_vs_bits.png
+beside them) when a model is shipped at several widths.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import sys
 from pathlib import Path
 
 from melflow.core import reports_errors
-from melflow.eval.zoo import float_twin_deltas, zoo_markdown, zoo_rows
+from melflow.eval.plots import plot_bit_sweep
+from melflow.eval.zoo import bit_sweeps, float_twin_deltas, zoo_markdown, zoo_rows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,7 +36,12 @@ def main(argv=None) -> int:
         print(json.dumps({k: v for k, v in r.items() if k != "spec"}))
     for d in float_twin_deltas(rows):
         print(json.dumps(d))
-    args.out.write_text(zoo_markdown(rows, args.manifest, "python scripts/model_zoo.py"))
+    sweeps = bit_sweeps(rows)
+    plot = None
+    if sweeps:  # beside the table, which links it
+        plot = plot_bit_sweep(sweeps, args.out.with_name("accuracy_vs_bits.png"), str(args.manifest))
+        print(json.dumps({"bit_sweeps": sweeps, "plot": str(plot)}))
+    args.out.write_text(zoo_markdown(rows, args.manifest, "python scripts/model_zoo.py", plot.name if plot else None))
     print(json.dumps({"written": str(args.out), "models": len(rows)}))
     return 0
 

@@ -90,10 +90,12 @@ def test_float_twin_and_its_pytorch_baselines(tiny_corpus, tmp_path):
         compile_qonnx(tmp_path / "f.onnx", tmp_path / "build")
 
 
-def test_float_twin_pairs_models_with_the_same_layers_only():
+def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
     """The zoo's quantization cost compares a low-bit model with the float model of the same
-    layers; a float model of another shape is nobody's twin."""
-    from melflow.eval.zoo import float_twin_deltas, zoo_markdown
+    layers, and its accuracy-versus-bits plot joins the models of the same layers; a model of
+    another shape is in neither."""
+    from melflow.eval.plots import plot_bit_sweep
+    from melflow.eval.zoo import bit_sweeps, float_twin_deltas, zoo_markdown
 
     base = {"name": "kws_cnn", "channels": [4, 8], "weight_bits": 4, "act_bits": 4}
     rows = [
@@ -106,5 +108,10 @@ def test_float_twin_pairs_models_with_the_same_layers_only():
     assert [(d["model"], d["float_twin"], d["points"]) for d in deltas] == [("w4", "fp", -1.0), ("w2", "fp", -9.0)]
     for r in rows:
         r.update(architecture="kws_cnn", weights=1, trained_on="c", epochs=1, val_acc=None, macro_f1=0.5, clips=10, teachers=[])
-    text = zoo_markdown(rows, "t.csv", "cmd")
+    text = zoo_markdown(rows, "t.csv", "cmd", "sweep.png")
     assert "## Against the float twin" in text and "| w2 | W2A2 | 80.0 % | fp | 89.0 % | -9.0 |" in text
+    assert "](sweep.png)" in text
+    sweeps = bit_sweeps(rows)  # "wide" has other layers: not part of the sweep
+    assert sweeps == [{"family": "w2", "bits": [2, 4], "test_acc": [0.80, 0.88], "float_test_acc": 0.89}]
+    png = plot_bit_sweep(sweeps, tmp_path / "sweep.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"

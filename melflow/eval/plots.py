@@ -90,3 +90,26 @@ def plot_saliency(codes: np.ndarray, saliency: np.ndarray, path: str | Path, tit
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=100)
     return path
+
+
+def plot_bit_sweep(sweeps: list[dict], path: str | Path, manifest: str = "") -> Path:
+    """Test accuracy against weight/activation bits, one line per model family
+    (melflow.eval.zoo.bit_sweeps), its float twin as a dashed level."""
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    for i, sw in enumerate(sweeps):
+        color = f"C{i}"
+        ax.plot(sw["bits"], [100 * a for a in sw["test_acc"]], "o-", color=color, label=f"{sw['family']} (W=A bits)")
+        if sw["float_test_acc"] is not None:
+            ax.axhline(100 * sw["float_test_acc"], color=color, ls="--", label=f"{sw['family']} float twin")
+    ax.set_xlabel("weight and activation bits")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_xticks(sorted({b for sw in sweeps for b in sw["bits"]}))
+    ax.set_title(f"Accuracy against bit width{f' on {manifest}' if manifest else ''}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path

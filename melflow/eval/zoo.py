@@ -60,13 +60,16 @@ def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
 _BIT_KEYS = {"weight_bits", "act_bits", "input_bits", "lstm_act_bits"}
 
 
+def _shape(spec: dict) -> dict:
+    """A model spec with its bit widths set aside: the layers alone."""
+    return {k: v for k, v in spec.items() if k not in _BIT_KEYS}
+
+
 def float_twin_deltas(rows: list[dict]) -> list[dict]:
     """Each low-bit model beside its float twin, when one is shipped: the row whose model
     spec is the same once the bit widths are set aside. The quantization cost is read from
     that pair, since a twin with other layers would measure the architecture as well."""
-    def shape(spec):
-        return {k: v for k, v in spec.items() if k not in _BIT_KEYS}
-
+    shape = _shape
     floats = [r for r in rows if r["bits"] == "float"]
     out = []
     for r in rows:
@@ -77,7 +80,7 @@ def float_twin_deltas(rows: list[dict]) -> list[dict]:
     return out
 
 
-def zoo_markdown(rows: list[dict], manifest: str | Path, command: str) -> str:
+def zoo_markdown(rows: list[dict], manifest: str | Path, command: str, plot: str | None = None) -> str:
     lines = [
         "# Model zoo", "",
         f"Written by `{command}`; do not edit by hand. Accuracy and macro F1 of each shipped",
@@ -98,5 +101,26 @@ def zoo_markdown(rows: list[dict], manifest: str | Path, command: str) -> str:
                   "| model | bits | test acc | float twin | its test acc | points |", "|---|---|---:|---|---:|---:|"]
         lines += [f"| {d['model']} | {d['bits']} | {100 * d['test_acc']:.1f} % | {d['float_twin']} | "
                   f"{100 * d['float_test_acc']:.1f} % | {d['points']:+.1f} |" for d in deltas]
+    if plot:
+        lines += ["", f"![Test accuracy against bit width]({plot})"]
     lines += ["", "Each model's recipe is its YAML beside the checkpoint: `melflow train --config models/<model>.yaml --data <corpus>`."]
     return "\n".join(lines) + "\n"
+
+
+def bit_sweeps(rows: list[dict]) -> list[dict]:
+    """Families of shipped models with the same layers at several bit widths (weights and
+    activations alike): {"family", "bits": [...], "test_acc": [...], "float_test_acc"}, for
+    the accuracy-versus-bits plot. A family needs two low-bit members to be a sweep."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(repr(sorted(_shape(r["spec"]).items())), []).append(r)
+    out = []
+    for members in groups.values():
+        low = sorted((r for r in members if r["bits"] != "float" and r["spec"].get("weight_bits") == r["spec"].get("act_bits")),
+                     key=lambda r: r["spec"]["weight_bits"])
+        if len(low) < 2:
+            continue
+        twin = next((r for r in members if r["bits"] == "float"), None)
+        out.append({"family": min((r["model"] for r in low), key=len), "bits": [r["spec"]["weight_bits"] for r in low],
+                    "test_acc": [r["test_acc"] for r in low], "float_test_acc": twin["test_acc"] if twin else None})
+    return out
