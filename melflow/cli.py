@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--confusion", default=None, metavar="PNG",
                     help="where to save the confusion matrix "
                          "(default: build/eval/<model stem>_<backend>_<manifest folder name>_confusion.png)")
+    ev.add_argument("--by", choices=["label", "speaker", "voice"], default=None,
+                    help="also the accuracy per class, speaker or voice (speaker id up to its first + or #), worst first")
     ev.set_defaults(func=_eval)
 
     sal = sub.add_parser("saliency", help="gradient x input saliency maps over the log-Mel input, one PNG per clip")

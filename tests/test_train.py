@@ -144,6 +144,26 @@ def test_eval_torch_backend_prints_one_json_line(tiny_corpus, shipped_model, cap
     assert 0 <= r["accuracy"] <= 1 and 0 <= r["macro_f1"] <= 1
 
 
+def test_eval_by_voice_and_label_splits_the_clips_worst_first(tiny_corpus, shipped_model, capsys):
+    """--by groups the same predictions: every clip in one group, the group accuracies
+    weighted by their clips give the overall one, and the worst group comes first."""
+    import pandas as pd
+
+    manifest = tiny_corpus / "test.csv"
+    for by in ("voice", "label"):
+        assert cli(["eval", "--model", str(shipped_model), "--manifest", str(manifest), "--by", by]) == 0
+        r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        groups = r["groups"]
+        assert sum(g["clips"] for g in groups) == r["clips"]
+        assert abs(sum(g["accuracy"] * g["clips"] for g in groups) / r["clips"] - r["accuracy"]) < 1e-3
+        assert [g["accuracy"] for g in groups] == sorted(g["accuracy"] for g in groups)
+    df = pd.read_csv(manifest)
+    assert {g["value"] for g in groups} == set(df.label)
+    voices = {s.split("+")[0].split("#")[0] if isinstance(s, str) else "(none)" for s in df.speaker}
+    assert cli(["eval", "--model", str(shipped_model), "--manifest", str(manifest), "--by", "voice"]) == 0
+    assert {g["value"] for g in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["groups"]} == voices
+
+
 def test_eval_accepts_any_contract_manifest(tiny_corpus, shipped_model, tmp_path, capsys):
     """A user's own folder: absolute paths, 44.1 kHz stereo files, extra columns."""
     import soundfile as sf

@@ -11,6 +11,7 @@ which is then compiled (no synthesis) into build/eval/<name>.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +25,7 @@ from melflow.compiler.execute import golden_logits
 from melflow.compiler.flow import CompiledModel
 from melflow.core import MelflowError
 from melflow.data.kws import LABELS
+from melflow.data.manifest import read_manifest, spread_rows
 from melflow.eval.plots import plot_confusion
 from melflow.rtl.accel import AccelInterface
 from melflow.sim.accel import simulate_accel
@@ -127,18 +129,45 @@ def clips(manifest: str | Path, limit: int | None = None) -> Clips:
     return Clips(Path(manifest), limit, x, y, paths)
 
 
+GROUPINGS = ("label", "speaker", "voice")
+
+
+def group_scores(manifest: str | Path, limit: int | None, y: np.ndarray, pred: np.ndarray, by: str) -> list[dict]:
+    """Accuracy per value of a manifest column, worst first: per class (`label`), per
+    `speaker`, or per `voice`, the speaker id up to its first "+" or "#" (melflow's corpora
+    name speakers `engine:voice+variant` or `engine:voice#NN`, so this is one accent or
+    voice across its variants); clips without a speaker are the group "(none)". Where the errors sit is the question after the accuracy."""
+    if by not in GROUPINGS:
+        raise MelflowError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}")
+    rows = spread_rows(read_manifest(manifest, check_files=False), limit)
+    if by == "label":
+        keys = [r.label for r in rows]
+    else:  # clips without a speaker (noise-only _silence_ clips, manifests without the column) form one group
+        keys = ["(none)" if not r.speaker else r.speaker if by == "speaker" else re.split(r"[+#]", r.speaker, maxsplit=1)[0]
+                for r in rows]
+    keys = np.array(keys)
+    out = [{"value": str(k), "accuracy": round(float((pred[keys == k] == y[keys == k]).mean()), 4), "clips": int((keys == k).sum())}
+           for k in np.unique(keys)]
+    return sorted(out, key=lambda g: (g["accuracy"], g["value"]))
+
+
 def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int | None = None,
-             confusion: str | Path | None = None) -> dict:
+             confusion: str | Path | None = None, by: str | None = None) -> dict:
     """Scores of one backend on a manifest; also saves the confusion matrix as a PNG at
-    `confusion` (default: `default_confusion_png`), whose path the result names."""
+    `confusion` (default: `default_confusion_png`), whose path the result names. `by` adds
+    the accuracy per label, speaker or voice (group_scores)."""
     data = clips(manifest, limit)
     logits, extra = predictions(model, data, backend)
     pred = logits.argmax(1)
     result = {"backend": backend, "model": str(model), "manifest": str(manifest), **scores(data.y, pred), **extra}
     png = plot_confusion(confusion_counts(data.y, pred), LABELS, confusion or default_confusion_png(model, backend, manifest),
                          title=f"{Path(model).stem} ({backend}) on {manifest}: accuracy {result['accuracy']:.3f}, {result['clips']} clips")
-    return {**result, "confusion_png": str(png)}
+    result["confusion_png"] = str(png)
+    if by:
+        result["by"] = by
+        result["groups"] = group_scores(manifest, limit, data.y, pred, by)
+    return result
 
 
 def evaluate_cli(args) -> None:
-    print(json.dumps(evaluate(args.model, args.manifest, args.backend, args.limit, args.confusion)))
+    print(json.dumps(evaluate(args.model, args.manifest, args.backend, args.limit, args.confusion, args.by)))
