@@ -93,19 +93,24 @@ def plot_saliency(codes: np.ndarray, saliency: np.ndarray, path: str | Path, tit
 
 
 def plot_bit_sweep(sweeps: list[dict], path: str | Path, manifest: str = "") -> Path:
-    """Test accuracy against weight/activation bits, one line per model family
-    (melflow.eval.zoo.bit_sweeps), its float twin as a dashed level."""
+    """Test (and validation) accuracy against weight/activation bits, one colour per model
+    family (melflow.eval.zoo.bit_sweeps), its float twin as a level line."""
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     for i, sw in enumerate(sweeps):
         color = f"C{i}"
-        ax.plot(sw["bits"], [100 * a for a in sw["test_acc"]], "o-", color=color, label=f"{sw['family']} (W=A bits)")
+        ax.plot(sw["bits"], [100 * a for a in sw["test_acc"]], "o-", color=color, label=f"{sw['family']}: test (unseen speakers)")
         if sw["float_test_acc"] is not None:
-            ax.axhline(100 * sw["float_test_acc"], color=color, ls="--", label=f"{sw['family']} float twin")
+            ax.axhline(100 * sw["float_test_acc"], color=color, ls="--", label=f"{sw['family']} float twin: test")
+        if None not in sw.get("val_acc", [None]):  # the larger split: less noise between single runs
+            ax.plot(sw["bits"], [100 * a for a in sw["val_acc"]], "s:", color=color, alpha=0.6, label=f"{sw['family']}: val")
+            if sw.get("float_val_acc") is not None:
+                ax.axhline(100 * sw["float_val_acc"], color=color, ls=":", alpha=0.6, label=f"{sw['family']} float twin: val")
     ax.set_xlabel("weight and activation bits")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel("accuracy (%)")
     ax.set_xticks(sorted({b for sw in sweeps for b in sw["bits"]}))
-    ax.set_title(f"Accuracy against bit width{f' on {manifest}' if manifest else ''}", fontsize=9)
+    where = f" (test: {manifest}; val: the training corpus's)" if manifest else ""
+    ax.set_title(f"Accuracy against bit width{where}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -109,8 +109,8 @@ def zoo_markdown(rows: list[dict], manifest: str | Path, command: str, plot: str
 
 def bit_sweeps(rows: list[dict]) -> list[dict]:
     """Families of shipped models with the same layers at several bit widths (weights and
-    activations alike): {"family", "bits": [...], "test_acc": [...], "float_test_acc"}, for
-    the accuracy-versus-bits plot. A family needs two low-bit members to be a sweep."""
+    activations alike): {"family", "bits": [...], "test_acc": [...], "float_test_acc", and the
+    same for val_acc}, for the accuracy-versus-bits plot. A family needs two low-bit members to be a sweep."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(repr(sorted(_shape(r["spec"]).items())), []).append(r)
@@ -122,5 +122,6 @@ def bit_sweeps(rows: list[dict]) -> list[dict]:
             continue
         twin = next((r for r in members if r["bits"] == "float"), None)
         out.append({"family": min((r["model"] for r in low), key=len), "bits": [r["spec"]["weight_bits"] for r in low],
-                    "test_acc": [r["test_acc"] for r in low], "float_test_acc": twin["test_acc"] if twin else None})
+                    "test_acc": [r["test_acc"] for r in low], "float_test_acc": twin["test_acc"] if twin else None,
+                    "val_acc": [r.get("val_acc") for r in low], "float_val_acc": twin.get("val_acc") if twin else None})
     return out
