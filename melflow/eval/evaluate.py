@@ -136,7 +136,8 @@ def group_scores(manifest: str | Path, limit: int | None, y: np.ndarray, pred: n
     """Accuracy per value of a manifest column, worst first: per class (`label`), per
     `speaker`, or per `voice`, the speaker id up to its first "+" or "#" (melflow's corpora
     name speakers `engine:voice+variant` or `engine:voice#NN`, so this is one accent or
-    voice across its variants); clips without a speaker are the group "(none)". Where the errors sit is the question after the accuracy."""
+    voice across its variants); clips without a speaker are the group "(none)". Where the
+    errors sit is the question after the accuracy, and on unseen speakers it is a voice."""
     if by not in GROUPINGS:
         raise MelflowError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}")
     rows = spread_rows(read_manifest(manifest, check_files=False), limit)
