@@ -60,23 +60,27 @@ def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
 _BIT_KEYS = {"weight_bits", "act_bits", "input_bits", "lstm_act_bits"}
 
 
-def _shape(spec: dict) -> dict:
-    """A model spec with its bit widths set aside: the layers alone."""
-    return {k: v for k, v in spec.items() if k not in _BIT_KEYS}
+def _families(rows: list[dict]) -> list[list[dict]]:
+    """The rows grouped by model spec with the bit widths set aside: the same layers and
+    recipe at different widths (float twins included)."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(repr(sorted((k, v) for k, v in r["spec"].items() if k not in _BIT_KEYS)), []).append(r)
+    return list(groups.values())
 
 
 def float_twin_deltas(rows: list[dict]) -> list[dict]:
-    """Each low-bit model beside its float twin, when one is shipped: the row whose model
-    spec is the same once the bit widths are set aside. The quantization cost is read from
-    that pair, since a twin with other layers would measure the architecture as well."""
-    shape = _shape
-    floats = [r for r in rows if r["bits"] == "float"]
+    """Each low-bit model beside its float twin, when one is shipped: the float model of its
+    family (_families). The quantization cost is read from that pair, since a twin with
+    other layers would measure the architecture as well."""
     out = []
-    for r in rows:
-        twin = next((f for f in floats if f is not r and r["bits"] != "float" and shape(f["spec"]) == shape(r["spec"])), None)
-        if twin:
-            out.append({"model": r["model"], "bits": r["bits"], "float_twin": twin["model"], "test_acc": r["test_acc"],
-                        "float_test_acc": twin["test_acc"], "points": round(100 * (r["test_acc"] - twin["test_acc"]), 2)})
+    for family in _families(rows):
+        twin = next((r for r in family if r["bits"] == "float"), None)
+        if twin is None:
+            continue
+        out += [{"model": r["model"], "bits": r["bits"], "float_twin": twin["model"], "test_acc": r["test_acc"],
+                 "float_test_acc": twin["test_acc"], "points": round(100 * (r["test_acc"] - twin["test_acc"]), 2)}
+                for r in family if r is not twin]
     return out
 
 
@@ -111,16 +115,13 @@ def bit_sweeps(rows: list[dict]) -> list[dict]:
     """Families of shipped models with the same layers at several bit widths (weights and
     activations alike): {"family", "bits": [...], "test_acc": [...], "float_test_acc", and the
     same for val_acc}, for the accuracy-versus-bits plot. A family needs two low-bit members to be a sweep."""
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        groups.setdefault(repr(sorted(_shape(r["spec"]).items())), []).append(r)
     out = []
-    for members in groups.values():
-        low = sorted((r for r in members if r["bits"] != "float" and r["spec"].get("weight_bits") == r["spec"].get("act_bits")),
+    for family in _families(rows):
+        low = sorted((r for r in family if r["bits"] != "float" and r["spec"].get("weight_bits") == r["spec"].get("act_bits")),
                      key=lambda r: r["spec"]["weight_bits"])
         if len(low) < 2:
             continue
-        twin = next((r for r in members if r["bits"] == "float"), None)
+        twin = next((r for r in family if r["bits"] == "float"), None)
         out.append({"family": min((r["model"] for r in low), key=len), "bits": [r["spec"]["weight_bits"] for r in low],
                     "test_acc": [r["test_acc"] for r in low], "float_test_acc": twin["test_acc"] if twin else None,
                     "val_acc": [r.get("val_acc") for r in low], "float_val_acc": twin.get("val_acc") if twin else None})

@@ -48,7 +48,7 @@ def predict(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
     with torch.no_grad():
         for i in range(0, len(x), batch):
             xb = torch.from_numpy(x[i : i + batch].astype(np.float32))[:, None].to(device)
-            outs.append(model(xb).float().cpu().numpy())
+            outs.append(model(xb).cpu().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, len(LABELS)), np.float32)
 
 
@@ -197,8 +197,9 @@ def _fit(rank: int, job: _Job) -> dict | None:
             average.state = {k: v.to(device) for k, v in st["average"].items()}
         if rank == 0:
             print(json.dumps({"resumed": str(resume_path(job.out)), "after_epoch": first}), flush=True)
-    teachers = load_teachers(tc.teachers, LABELS, asdict(job.frontend), tc.features) if tc.teacher_inputs == "augmented" else []
-    teachers = [t.to(device) for t in teachers]
+    teachers = [t.to(device) for t in load_teachers(tc.teachers, LABELS, asdict(job.frontend), tc.features)] \
+        if tc.teacher_inputs == "augmented" else []
+    soft = job.soft.to(device) if job.soft is not None else None  # the clean teachers' targets, moved once
     board = _tensorboard(job.run_dir) if rank == 0 else None
     if rank == 0:
         print(json.dumps({"device": str(device), "autocast": str(amp).removeprefix("torch.") if amp else "off"}), flush=True)
@@ -224,8 +225,8 @@ def _fit(rank: int, job: _Job) -> dict | None:
                 target = None
                 if teachers:  # they see the very input the student sees
                     target = ensemble_probs(teachers, xb, tc.temperature)
-                elif job.soft is not None:
-                    target = job.soft[idx].to(device)
+                elif soft is not None:
+                    target = soft[idx]
                     if partner is not None:
                         target = lam * target + (1 - lam) * target[partner]
                 if target is not None:
