@@ -13,7 +13,8 @@ from melflow.core import reports_errors
 def _data_kws(args):
     from melflow.data.kws import generate_kws_corpus
 
-    generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs, splits=args.splits.split(","))
+    generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs, splits=args.splits.split(","),
+                        random_voices=args.random_voices)
 
 
 def _data_speech_commands(args):
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     kws.add_argument("--seed", type=int, default=0)
     kws.add_argument("--jobs", type=int, default=0, help="worker processes (0: one per core)")
     kws.add_argument("--splits", default="train,val,test", help="comma-separated splits to render (default: all)")
+    kws.add_argument("--random-voices", type=int, default=0,
+                     help="drawn espeak-ng voice variants added to train, crossed with every train accent (default 0)")
     kws.set_defaults(func=_data_kws)
     gsc = data_sub.add_parser("speech-commands", help="train/val/test manifests of a Google Speech Commands v2 folder")
     gsc.add_argument("--root", required=True, help="the corpus folder (with validation_list.txt, testing_list.txt)")

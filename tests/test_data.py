@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from melflow.core import MelflowError
-from melflow.data import kws
+from melflow.data import espeak_voices, kws
 from melflow.data.audio import fit_length, load_audio, write_wav
 from melflow.data.manifest import ManifestRow, read_manifest, write_manifest
 
@@ -207,6 +207,41 @@ def test_determinism(tiny_corpus, tmp_path):
         assert (tmp_path / s.relpath).read_bytes() == (out / s.relpath).read_bytes(), s.relpath
     other = kws.render_clip(kws.plan_kws_corpus("tiny", seed=4)[0])
     assert not np.array_equal(other, kws.render_clip(specs[0]))
+
+
+def test_random_voices_join_train_only_and_leave_val_and_test_alone():
+    plain, drawn = kws.plan_kws_corpus("tiny", seed=3), kws.plan_kws_corpus("tiny", seed=3, random_voices=5)
+    assert [s for s in plain if s.split != "train"] == [s for s in drawn if s.split != "train"]
+    pools = kws.split_speakers(5)
+    drawn_speakers = {s for s in pools["train"] if "+random" in s}
+    accents = {s.split(":")[1].split("+")[0] for s in pools["train"] if s.startswith("espeak:")}
+    assert len(drawn_speakers) == 5 * len(accents)
+    assert not any("+random" in s for split in ("val", "test") for s in pools[split])
+    assert any(s.speaker in drawn_speakers for s in drawn if s.split == "train")
+    for bad in (-1, espeak_voices.MAX_RANDOM_VARIANTS + 1):
+        with pytest.raises(MelflowError, match="--random-voices"):
+            kws.split_speakers(bad)
+
+
+@needs_tts
+def test_drawn_voices_speak_every_train_accent_and_differ_from_each_other(tmp_path):
+    names = espeak_voices.random_variant_names(espeak_voices.MAX_RANDOM_VARIANTS)
+    assert espeak_voices.random_variant_text(names[7]) == espeak_voices.random_variant_text(names[7])
+    assert len({espeak_voices.random_variant_text(n) for n in names}) == len(names)
+    path = [espeak_voices.espeak_path_for(n) for n in names][-1]  # all of them in one folder
+    assert espeak_voices.espeak_path_for("m3") is None  # shipped variants need no private folder
+    # espeak-ng lists at most 349 voice files: with every drawn variant present, each
+    # language must still load (the private folder holds no shipped variants for this)
+    accents = sorted({s.split(":")[1].split("+")[0] for s in kws.split_speakers()["train"] if s.startswith("espeak:")})
+    for accent, name in zip(accents, names[-len(accents):]):
+        wav = tmp_path / f"{accent}.wav"
+        res = subprocess.run(["espeak-ng", f"--path={path}", "-v", f"{accent}+{name}", "-w", str(wav), "stop"],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, (accent, name, res.stderr)
+        x = sf.read(str(wav))[0]
+        assert np.sqrt(np.mean(x ** 2)) > 0.01, (accent, name)
+    spec = next(s for s in kws.plan_kws_corpus("tiny", seed=3, random_voices=5) if s.speaker and "+random" in s.speaker)
+    assert np.abs(kws.render_clip(spec).astype(np.float64)).max() > 100
 
 
 def test_cli_reports_bad_seed_without_traceback(tmp_path):

@@ -6,4 +6,6 @@
 - `melflow.data.kws`: `KEYWORDS`, `LABELS` (class index order), `CLIP_SAMPLES` and
   `generate_kws_corpus`, the speaker-disjoint Speech Commands-style corpus from
   espeak-ng and flite.
+- `melflow.data.espeak_voices`: espeak-ng voice variants drawn at random, so that train
+  can hear more voices than espeak-ng ships (`--random-voices N`).
 """

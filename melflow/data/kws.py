@@ -32,6 +32,7 @@ import soundfile as sf
 
 from melflow.core import MelflowError
 from melflow.data.audio import float_to_int16, resample, write_wav
+from melflow.data.espeak_voices import espeak_path_for, random_variant_names
 from melflow.data.manifest import ManifestRow, write_manifest
 
 __all__ = [
@@ -105,10 +106,12 @@ def _variant_split() -> dict[str, list[str]]:
     return {"test": names[:n_test], "val": names[n_test:n_test + n_val], "train": names[n_test + n_val:]}
 
 
-def split_speakers() -> dict[str, list[str]]:
+def split_speakers(random_voices: int = 0) -> dict[str, list[str]]:
     """Speaker ids of each split (fixed, disjoint): `espeak:<accent>+<variant>` and
-    `flite:<voice>#<variant>`."""
+    `flite:<voice>#<variant>`. `random_voices` adds that many drawn espeak-ng variants
+    (melflow.data.espeak_voices), crossed with every train accent, to train only."""
     variants = _variant_split()
+    variants["train"] = variants["train"] + random_variant_names(random_voices)
     out = {}
     for split in SPLITS:
         spk = [f"espeak:{a}+{v}" for a in _ESPEAK_ACCENTS[split] for v in variants[split]]
@@ -152,13 +155,14 @@ def _safe(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "_", s)
 
 
-def plan_kws_corpus(size: str = "small", seed: int = 0) -> list[ClipSpec]:
-    """Every clip of the corpus, in a fixed order, without rendering any audio."""
+def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0) -> list[ClipSpec]:
+    """Every clip of the corpus, in a fixed order, without rendering any audio. Val and
+    test do not depend on `random_voices` (each split and class draws from its own Generator)."""
     if size not in SIZES:
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
         raise MelflowError(f"--seed must be >= 0, got {seed}")
-    speakers = split_speakers()
+    speakers = split_speakers(random_voices)
     specs: list[ClipSpec] = []
     for si, split in enumerate(SPLITS):
         base_n = SIZES[size][si]
@@ -202,7 +206,8 @@ def _run(cmd: list[str]) -> None:
 
 def _espeak(text: str, speaker: str, wpm: float, pitch: float, path: str) -> None:
     voice = speaker.split(":", 1)[1]
-    _run(["espeak-ng", "-v", voice, "-s", str(int(round(wpm))), "-p", str(int(round(np.clip(pitch, 0, 99)))),
+    path_dir = espeak_path_for(voice.partition("+")[2])
+    _run(["espeak-ng", *([f"--path={path_dir}"] if path_dir else []), "-v", voice, "-s", str(int(round(wpm))), "-p", str(int(round(np.clip(pitch, 0, 99)))),
           "-w", path, text])
 
 
@@ -391,6 +396,8 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
     if jobs == 0:
         jobs = os.cpu_count() or 1
     tasks = [(s, str(out)) for s in specs]
+    for spk in {v for s in specs for v in (s.speaker, *s.babble_speakers) if v and v.startswith("espeak:")}:
+        espeak_path_for(spk.partition("+")[2])  # drawn variants written before the workers fork
     bar = tqdm(total=len(tasks), desc="kws clips", unit="clip", disable=not progress)
     try:
         if jobs == 1 or len(tasks) < 2:
@@ -407,13 +414,15 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
         bar.close()
 
 
-def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS) -> dict:
+def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
+                        random_voices: int = 0) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
     (counts per split and class, speakers per split). Returns the summary.
 
     `splits` renders only some splits (the demo needs only `test`); a clip is the same
-    whichever splits are rendered with it."""
+    whichever splits are rendered with it. `random_voices` adds drawn espeak-ng variants
+    to train (see `split_speakers`)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
@@ -421,7 +430,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown:
         raise MelflowError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
-    specs = [s for s in plan_kws_corpus(size, seed) if s.split in splits]
+    specs = [s for s in plan_kws_corpus(size, seed, random_voices) if s.split in splits]
     render_specs(specs, out, jobs=jobs, progress=progress)
 
     by_split: dict[str, list[ClipSpec]] = defaultdict(list)
@@ -431,6 +440,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "task": "speech_commands_v2_12",
         "size": size,
         "seed": seed,
+        "random_voices": int(random_voices),
         "sample_rate": SAMPLE_RATE,
         "clip_samples": CLIP_SAMPLES,
         "labels": LABELS,
