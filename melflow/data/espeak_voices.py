@@ -33,7 +33,7 @@ __all__ = ["RANDOM_VARIANT_PREFIX", "MAX_RANDOM_VARIANTS", "random_variant_names
 RANDOM_VARIANT_PREFIX = "random"  # no variant shipped with espeak-ng 1.51 starts with it
 MAX_RANDOM_VARIANTS = 200  # espeak-ng lists at most 349 voice files; its languages take 131
 
-_state: dict = {}  # per process: the private data folder (a forked worker builds its own lazily)
+_state: dict = {}  # the private data folder of this process; forked workers inherit the parent's
 
 
 def random_variant_names(n: int) -> list[str]:
