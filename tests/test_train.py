@@ -276,11 +276,15 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_corpus, tmp_path, monke
 
     with pytest.raises(MelflowError, match="train.lr"):
         train_from_config(cfg, tiny_corpus, out=tmp_path / "cut.pt", overrides={"lr": 0.01}, resume=True)
-    from melflow.train.state import load_resume_state  # another thread count is no other recipe
+    from pathlib import Path  # another thread count is no other recipe
+
+    from melflow.train.config import TrainConfig
+    from melflow.train.state import load_resume_state, run_identity
 
     saved = torch.load(trainer.resume_path(tmp_path / "cut.pt"), weights_only=False)["identity"]
+    tc = TrainConfig(**saved["train_config"] | {"threads": 7})
     load_resume_state(trainer.resume_path(tmp_path / "cut.pt"),
-                      saved | {"train_config": saved["train_config"] | {"threads": 7}})
+                      run_identity(saved["model_spec"], tc, saved["seed"], Path(saved["data"])) | {"devices": saved["devices"]})
     cli(["train", "--config", str(cfg), "--data", str(tiny_corpus), "--out", str(tmp_path / "cut.pt"), "--resume",
          "--logdir", str(runs)])
     assert '"after_epoch": 1' in capsys.readouterr().out

@@ -67,13 +67,15 @@ def restore_calibration(model: torch.nn.Module, state: dict) -> None:
                 m.value.copy_(s["value"])
 
 
-def run_identity(model_spec: dict, tc: TrainConfig, seed: int, data_dir: Path) -> dict:
-    return {"model_spec": model_spec, "train_config": asdict(tc), "seed": seed, "data": str(data_dir.resolve())}
-
-
-# train keys a resumed run may change: how many CPU threads do the work is the machine's
-# business, not the recipe's (a run started on a busy machine can finish on an idle one)
+# train keys that are no part of a run's identity: how many CPU threads do the work is the
+# machine's business, not the recipe's (a run started on a busy machine can finish on an idle one)
 _MACHINE_KEYS = {"threads"}
+
+
+def run_identity(model_spec: dict, tc: TrainConfig, seed: int, data_dir: Path) -> dict:
+    """What a resumed run must share with the run that saved the state."""
+    recipe = {k: v for k, v in asdict(tc).items() if k not in _MACHINE_KEYS}
+    return {"model_spec": model_spec, "train_config": recipe, "seed": seed, "data": str(data_dir.resolve())}
 
 
 def load_resume_state(path: Path, identity: dict) -> dict:
@@ -82,7 +84,7 @@ def load_resume_state(path: Path, identity: dict) -> dict:
     state = torch.load(path, map_location="cpu", weights_only=False)
     differ = [k for k in identity if k != "train_config" and state["identity"].get(k) != identity[k]]
     old_tc = state["identity"].get("train_config", {})
-    differ += [f"train.{k}" for k, v in identity["train_config"].items() if k not in _MACHINE_KEYS and old_tc.get(k) != v]
+    differ += [f"train.{k}" for k, v in identity["train_config"].items() if old_tc.get(k) != v]
     if differ:
         raise MelflowError(f"cannot resume from {path}: it was written by a run with another {', '.join(differ)} "
                            "(delete it, or train without --resume to start over)")

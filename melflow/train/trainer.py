@@ -197,8 +197,8 @@ def _fit(rank: int, job: _Job) -> dict | None:
             average.state = {k: v.to(device) for k, v in st["average"].items()}
         if rank == 0:
             print(json.dumps({"resumed": str(resume_path(job.out)), "after_epoch": first}), flush=True)
-    teachers = [t.to(device) for t in load_teachers(tc.teachers, LABELS, asdict(job.frontend), tc.features)] \
-        if tc.teacher_inputs == "augmented" else []
+    teachers = load_teachers(tc.teachers, LABELS, asdict(job.frontend), tc.features) if tc.teacher_inputs == "augmented" else []
+    teachers = [t.to(device) for t in teachers]
     soft = job.soft.to(device) if job.soft is not None else None  # the clean teachers' targets, moved once
     board = _tensorboard(job.run_dir) if rank == 0 else None
     if rank == 0:
