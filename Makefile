@@ -2,7 +2,9 @@
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 STAMP   := .venv/.melflow-installed
-DEB     := yosys espeak-ng flite sox festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+DEB     := yosys espeak-ng flite sox festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts \
+           festvox-italp16k festvox-itapc16k festvox-czech-dita festvox-czech-machac festvox-czech-ph \
+           festvox-suopuhe-mv festvox-suopuhe-lj festvox-ca-ona-hts festvox-ru
 DATA    ?= data/kws-small
 DEMO    ?= build/demo
 

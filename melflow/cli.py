@@ -14,7 +14,7 @@ def _data_kws(args):
     from melflow.data.kws import generate_kws_corpus
 
     generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs, splits=args.splits.split(","),
-                        random_voices=args.random_voices)
+                        random_voices=args.random_voices, accented_voices=args.accented_voices)
 
 
 def _data_speech_commands(args):
@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     kws.add_argument("--splits", default="train,val,test", help="comma-separated splits to render (default: all)")
     kws.add_argument("--random-voices", type=int, default=0,
                      help="drawn espeak-ng voice variants added to train, crossed with every train accent (default 0)")
+    kws.add_argument("--accented-voices", action="store_true",
+                     help="add festival's Italian, Czech, Finnish, Catalan and Russian voices to train, saying the keywords with their accent")
     kws.set_defaults(func=_data_kws)
     gsc = data_sub.add_parser("speech-commands", help="train/val/test manifests of a Google Speech Commands v2 folder")
     gsc.add_argument("--root", required=True, help="the corpus folder (with validation_list.txt, testing_list.txt)")

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from melflow.core import MelflowError
-from melflow.data import espeak_voices, kws
+from melflow.data import espeak_voices, festival_accents, kws
 from melflow.data.audio import fit_length, load_audio, write_wav
 from melflow.data.manifest import ManifestRow, read_manifest, write_manifest
 
@@ -242,6 +242,43 @@ def test_drawn_voices_speak_every_train_accent_and_differ_from_each_other(tmp_pa
         assert np.sqrt(np.mean(x ** 2)) > 0.01, (accent, name)
     spec = next(s for s in kws.plan_kws_corpus("tiny", seed=3, random_voices=5) if s.speaker and "+random" in s.speaker)
     assert np.abs(kws.render_clip(spec).astype(np.float64)).max() > 100
+
+
+def test_accented_festival_voices_are_train_only_and_say_keywords_in_their_own_spelling():
+    plain, accented = kws.plan_kws_corpus("tiny", seed=3), kws.plan_kws_corpus("tiny", seed=3, accented_voices=True)
+    assert [s for s in plain if s.split != "train"] == [s for s in accented if s.split != "train"]
+    assert not any(s.speaker and s.speaker.split(":")[1].split("#")[0] in festival_accents.ACCENTED_VOICES for s in plain)
+    pools = kws.split_speakers(accented_voices=True)
+    accented = {s for s in pools["train"] if s.split(":")[1].split("#")[0] in festival_accents.ACCENTED_VOICES}
+    assert {s.split(":")[1].split("#")[0] for s in accented} == set(festival_accents.ACCENTED_VOICES)
+    assert not any(s.split(":")[1].split("#")[0] in festival_accents.ACCENTED_VOICES
+                   for split in ("val", "test") for s in pools[split])
+    assert festival_accents.festival_text("msu_ru_nsh_clunits", "right") == "райт"
+    assert festival_accents.festival_text("czech_ph", "right") == "rajt"
+    assert festival_accents.festival_text("czech_ph", "marvin") == "marvin"  # unknown words: English spelling
+    assert festival_accents.festival_text("kal_diphone", "right") == "right"  # English voices: as written
+    for lang, table in festival_accents.RESPELLINGS.items():
+        assert sorted(table) == sorted(kws.KEYWORDS), lang
+
+
+@needs_tts
+def test_every_accented_festival_voice_speaks(tmp_path):
+    """Each voice renders a respelled keyword to audible audio (a voice that crashes or
+    is missing would stop a corpus run halfway)."""
+    for i, voice in enumerate(festival_accents.ACCENTED_VOICES):
+        path = str(tmp_path / f"{voice}.wav")
+        kws._festival(kws.KEYWORDS[i % len(kws.KEYWORDS)], f"festival:{voice}#00", 1.0, path, str(tmp_path))
+        x = sf.read(path)[0]
+        assert len(x) and np.sqrt(np.mean(x ** 2)) > 0.01, voice
+
+
+def test_missing_festival_voice_is_named_with_its_package(monkeypatch, tmp_path):
+    monkeypatch.setattr(kws, "_FESTIVAL_VOICE_DIR", tmp_path)
+    monkeypatch.setattr(kws.shutil, "which", lambda t: "/usr/bin/" + t)
+    espeak_only = [s for s in kws.plan_kws_corpus("tiny", seed=3) if s.speaker and s.speaker.startswith("espeak:")]
+    kws._check_tools(espeak_only)  # clips that need no festival voice do not ask for one
+    with pytest.raises(MelflowError, match="czech_ph.*festvox-czech-ph"):
+        kws._check_tools(kws.plan_kws_corpus("tiny", seed=3, accented_voices=True))
 
 
 def test_cli_reports_bad_seed_without_traceback(tmp_path):

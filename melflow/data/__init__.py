@@ -8,4 +8,6 @@
   espeak-ng and flite.
 - `melflow.data.espeak_voices`: espeak-ng voice variants drawn at random, so that train
   can hear more voices than espeak-ng ships (`--random-voices N`).
+- `melflow.data.festival_accents`: festival voices of other languages and the keywords
+  respelled in their orthographies, for accented English in train (`--accented-voices`).
 """

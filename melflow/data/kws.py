@@ -3,7 +3,9 @@
 
 A *speaker* is engine x voice x variant with its own fixed base rate and pitch. Splits are
 speaker-disjoint and the test split uses espeak-ng accents, espeak-ng variants and a flite
-voice that the train split never hears (festival speaks in train and val only). Every clip is rendered from its own seeded
+voice that the train split never hears (festival speaks in train and val only; with
+`accented_voices`, its voices of other languages say the keywords with their accent in
+train: melflow.data.festival_accents). Every clip is rendered from its own seeded
 numpy Generator (derived from the corpus seed and the clip's position in the plan), so the
 same seed and size give the same WAV bytes whatever the number of worker processes.
 
@@ -33,6 +35,7 @@ import soundfile as sf
 from melflow.core import MelflowError
 from melflow.data.audio import float_to_int16, resample, write_wav
 from melflow.data.espeak_voices import espeak_path_for, random_variant_names
+from melflow.data.festival_accents import ACCENTED_VOICES, DEBIAN_PACKAGES as ACCENT_PACKAGES, festival_text
 from melflow.data.manifest import ManifestRow, write_manifest
 
 __all__ = [
@@ -96,6 +99,10 @@ _FESTIVAL_VOICES = {"train": ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_h
 # flite "variants": fixed per-speaker pitch shift and duration stretch; val uses variant
 # numbers that train never uses, test a voice that train never hears.
 _FLITE_VARIANTS = {"train": range(0, 16), "val": range(16, 22), "test": range(0, 16)}
+# Festival voices of other languages (melflow.data.festival_accents; `--accented-voices`),
+# train only, with fewer variants each: together about a third of the natural-voice clips,
+# so that native English voices stay the majority.
+_ACCENTED_VARIANTS = range(0, 6)
 
 
 def _variant_split() -> dict[str, list[str]]:
@@ -106,10 +113,12 @@ def _variant_split() -> dict[str, list[str]]:
     return {"test": names[:n_test], "val": names[n_test:n_test + n_val], "train": names[n_test + n_val:]}
 
 
-def split_speakers(random_voices: int = 0) -> dict[str, list[str]]:
+def split_speakers(random_voices: int = 0, accented_voices: bool = False) -> dict[str, list[str]]:
     """Speaker ids of each split (fixed, disjoint): `espeak:<accent>+<variant>` and
     `flite:<voice>#<variant>`. `random_voices` adds that many drawn espeak-ng variants
-    (melflow.data.espeak_voices), crossed with every train accent, to train only."""
+    (melflow.data.espeak_voices), crossed with every train accent, to train only;
+    `accented_voices` adds festival's voices of other languages (melflow.data.festival_accents),
+    to train only."""
     variants = _variant_split()
     variants["train"] = variants["train"] + random_variant_names(random_voices)
     out = {}
@@ -117,6 +126,8 @@ def split_speakers(random_voices: int = 0) -> dict[str, list[str]]:
         spk = [f"espeak:{a}+{v}" for a in _ESPEAK_ACCENTS[split] for v in variants[split]]
         spk += [f"flite:{v}#{k:02d}" for v in _FLITE_VOICES[split] for k in _FLITE_VARIANTS[split]]
         spk += [f"festival:{v}#{k:02d}" for v in _FESTIVAL_VOICES[split] for k in _FLITE_VARIANTS[split]]
+        if split == "train" and accented_voices:
+            spk += [f"festival:{v}#{k:02d}" for v in ACCENTED_VOICES for k in _ACCENTED_VARIANTS]
         out[split] = spk
     seen: dict[str, str] = {}
     for split, spk in out.items():
@@ -155,14 +166,16 @@ def _safe(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "_", s)
 
 
-def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0) -> list[ClipSpec]:
+def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
+                    accented_voices: bool = False) -> list[ClipSpec]:
     """Every clip of the corpus, in a fixed order, without rendering any audio. Val and
-    test do not depend on `random_voices` (each split and class draws from its own Generator)."""
+    test depend on neither `random_voices` nor `accented_voices` (each split and class
+    draws from its own Generator)."""
     if size not in SIZES:
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
         raise MelflowError(f"--seed must be >= 0, got {seed}")
-    speakers = split_speakers(random_voices)
+    speakers = split_speakers(random_voices, accented_voices)
     specs: list[ClipSpec] = []
     for si, split in enumerate(SPLITS):
         base_n = SIZES[size][si]
@@ -219,10 +232,12 @@ def _flite(text: str, speaker: str, stretch: float, path: str) -> None:
 def _festival(text: str, speaker: str, stretch: float, path: str, tmp: str) -> None:
     voice = speaker.split(":", 1)[1].split("#")[0]
     txt = os.path.join(tmp, "word.txt")
-    with open(txt, "w") as f:
-        f.write(text + "\n")
+    with open(txt, "w", encoding="utf-8") as f:
+        f.write(festival_text(voice, text) + "\n")
     _run(["text2wave", "-eval", f"(voice_{voice})", "-eval", f"(Parameter.set 'Duration_Stretch {stretch:.3f})",
           "-o", path, txt])
+    if not os.path.exists(path):  # text2wave exits 0 when the voice is unknown
+        raise MelflowError(f"text2wave wrote nothing for festival voice {voice} (is it installed?)")
 
 
 def _read_float(path: str) -> tuple[np.ndarray, int]:
@@ -378,17 +393,28 @@ def _work(args) -> str:
 
 
 # ---- driver --------------------------------------------------------------------------
-def _check_tools() -> None:
+_DEBIAN_PACKAGES = ["espeak-ng", "flite", "sox", "festival", "festvox-kallpc16k", "festvox-kdlpc16k",
+                    "festvox-us-slt-hts", *ACCENT_PACKAGES]
+_FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
+
+
+def _check_tools(specs) -> None:
+    """Every program, and every festival voice the clips ask for, is installed."""
+    hint = f"apt-get install {' '.join(_DEBIAN_PACKAGES)}"
     missing = [t for t in ("espeak-ng", "flite", "text2wave", "sox") if shutil.which(t) is None]
     if missing:
-        raise MelflowError(f"{', '.join(missing)}: program(s) not found on PATH (apt-get install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox)")
+        raise MelflowError(f"{', '.join(missing)}: program(s) not found on PATH ({hint})")
+    voices = sorted({s.speaker.split(":", 1)[1].split("#")[0] for s in specs if s.speaker and s.speaker.startswith("festival:")})
+    missing = [v for v in voices if not any(_FESTIVAL_VOICE_DIR.glob(f"*/{v}"))]
+    if missing:
+        raise MelflowError(f"festival voice(s) {', '.join(missing)} not installed under {_FESTIVAL_VOICE_DIR} ({hint})")
 
 
 def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
     """Render and write the given clips under `out` (in parallel with `jobs` processes)."""
     from tqdm import tqdm
 
-    _check_tools()
+    _check_tools(specs)
     out = Path(out)
     jobs = 0 if jobs is None else int(jobs)
     if jobs < 0:
@@ -415,14 +441,14 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
 
 
 def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
-                        random_voices: int = 0) -> dict:
+                        random_voices: int = 0, accented_voices: bool = False) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
     (counts per split and class, speakers per split). Returns the summary.
 
     `splits` renders only some splits (the demo needs only `test`); a clip is the same
-    whichever splits are rendered with it. `random_voices` adds drawn espeak-ng variants
-    to train (see `split_speakers`)."""
+    whichever splits are rendered with it. `random_voices` and `accented_voices` add
+    voices to train (see `split_speakers`)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
@@ -430,7 +456,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown:
         raise MelflowError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
-    specs = [s for s in plan_kws_corpus(size, seed, random_voices) if s.split in splits]
+    specs = [s for s in plan_kws_corpus(size, seed, random_voices, accented_voices) if s.split in splits]
     render_specs(specs, out, jobs=jobs, progress=progress)
 
     by_split: dict[str, list[ClipSpec]] = defaultdict(list)
@@ -441,6 +467,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "size": size,
         "seed": seed,
         "random_voices": int(random_voices),
+        "accented_voices": bool(accented_voices),
         "sample_rate": SAMPLE_RATE,
         "clip_samples": CLIP_SAMPLES,
         "labels": LABELS,
