@@ -272,6 +272,19 @@ def test_every_accented_festival_voice_speaks(tmp_path):
         assert len(x) and np.sqrt(np.mean(x ** 2)) > 0.01, voice
 
 
+def test_accented_voice_probe_uses_speakers_train_never_has():
+    import runpy
+    from pathlib import Path
+
+    probe = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "probe_accented_voices.py"), run_name="probe")
+    specs = probe["probe_specs"](20, seed=0)
+    train = set(kws.split_speakers(accented_voices=True)["train"])
+    assert not {s.speaker for s in specs} & train
+    assert {s.speaker.split(":")[1].split("#")[0] for s in specs} == set(festival_accents.ACCENTED_VOICES)
+    assert sorted({s.label for s in specs}) == sorted(kws.KEYWORDS)
+    assert len({s.relpath for s in specs}) == len(specs) == 20 * len(festival_accents.ACCENTED_VOICES)
+
+
 def test_missing_festival_voice_is_named_with_its_package(monkeypatch, tmp_path):
     monkeypatch.setattr(kws, "_FESTIVAL_VOICE_DIR", tmp_path)
     monkeypatch.setattr(kws.shutil, "which", lambda t: "/usr/bin/" + t)
