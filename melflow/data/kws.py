@@ -224,13 +224,18 @@ def _espeak(text: str, speaker: str, wpm: float, pitch: float, path: str) -> Non
           "-w", path, text])
 
 
+def _voice(speaker: str) -> str:
+    """The engine's voice of a flite or festival speaker id (`engine:voice#NN`)."""
+    return speaker.split(":", 1)[1].split("#")[0]
+
+
 def _flite(text: str, speaker: str, stretch: float, path: str) -> None:
-    voice = speaker.split(":", 1)[1].split("#")[0]
+    voice = _voice(speaker)
     _run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.3f}", "-t", text, "-o", path])
 
 
 def _festival(text: str, speaker: str, stretch: float, path: str, tmp: str) -> None:
-    voice = speaker.split(":", 1)[1].split("#")[0]
+    voice = _voice(speaker)
     txt = os.path.join(tmp, "word.txt")
     with open(txt, "w", encoding="utf-8") as f:
         f.write(festival_text(voice, text) + "\n")
@@ -404,7 +409,7 @@ def _check_tools(specs) -> None:
     missing = [t for t in ("espeak-ng", "flite", "text2wave", "sox") if shutil.which(t) is None]
     if missing:
         raise MelflowError(f"{', '.join(missing)}: program(s) not found on PATH ({hint})")
-    voices = sorted({s.speaker.split(":", 1)[1].split("#")[0] for s in specs if s.speaker and s.speaker.startswith("festival:")})
+    voices = sorted({_voice(s.speaker) for s in specs if s.speaker and s.speaker.startswith("festival:")})
     missing = [v for v in voices if not any(_FESTIVAL_VOICE_DIR.glob(f"*/{v}"))]
     if missing:
         raise MelflowError(f"festival voice(s) {', '.join(missing)} not installed under {_FESTIVAL_VOICE_DIR} ({hint})")
