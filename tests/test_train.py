@@ -32,6 +32,25 @@ def test_short_training_run_writes_checkpoint_and_qonnx(tiny_corpus, tmp_path):
     assert out.shape == (2, 12) and np.isfinite(out.detach().numpy()).all()
 
 
+def test_final_fit_on_train_and_val_keeps_the_last_epoch(tiny_corpus, tmp_path, monkeypatch):
+    """`fit_on: train+val` trains on both manifests' clips, so val cannot pick an epoch: the
+    checkpoint holds the last epoch's weights and reports no val accuracy."""
+    from melflow.data.manifest import read_manifest
+    from melflow.train import trainer
+
+    seen = []
+    real_augment = trainer.augment
+    monkeypatch.setattr(trainer, "augment", lambda x, *a: seen.append(len(x)) or real_augment(x, *a))
+    cfg = _write(tmp_path / "tiny.yaml", {"model": TINY_MODEL, "train": {"epochs": 2, "batch_size": 32, "fit_on": "train+val"}})
+    result = train_from_config(cfg, tiny_corpus, out=tmp_path / "final.pt", log_dir=None)
+    assert result["val_acc"] is None and result["best_epoch"] == 2
+    clips = {s: len(read_manifest(tiny_corpus / f"{s}.csv")) for s in ("train", "val")}
+    assert sum(seen) == 2 * (clips["train"] + clips["val"])  # every clip of both, every epoch
+    _, ckpt = load_checkpoint(tmp_path / "final.pt")
+    assert ckpt["train_config"]["fit_on"] == "train+val"
+    assert [h["val_acc"] for h in ckpt["history"]] == [None, None]
+
+
 def test_float_twin_features_and_mixup(tiny_corpus, tmp_path):
     """The float twin of the integer codes (issue #3's fidelity comparison) lies within a
     code or two of them, and a model trains on it with mixup on."""
@@ -118,6 +137,7 @@ def test_weight_average_starts_after_scale_calibration_and_averages_floats_only(
         ({"model": TINY_MODEL, "train": {"features": "mfcc"}}, "train.features"),
         ({"model": TINY_MODEL, "train": {"ema": 1.0}}, "train.ema"),
         ({"model": TINY_MODEL, "train": {"precision": "fp8"}}, "train.precision"),
+        ({"model": TINY_MODEL, "train": {"fit_on": "all"}}, "train.fit_on"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):

@@ -93,7 +93,7 @@ def test_float_twin_and_its_pytorch_baselines(tiny_corpus, tmp_path):
 def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
     """The zoo's quantization cost compares a low-bit model with the float model of the same
     layers, and its accuracy-versus-bits plot joins the models of the same layers; a model of
-    another shape is in neither."""
+    another shape, or one fitted on more clips, is in neither."""
     from melflow.eval.plots import plot_bit_sweep
     from melflow.eval.zoo import bit_sweeps, float_twin_deltas, zoo_markdown
 
@@ -103,6 +103,7 @@ def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
         {"model": "w2", "bits": "W2A2", "spec": {**base, "weight_bits": 2, "act_bits": 2}, "test_acc": 0.80},
         {"model": "wide", "bits": "W4A4", "spec": {**base, "channels": [8, 16]}, "test_acc": 0.9},
         {"model": "fp", "bits": "float", "spec": {**base, "weight_bits": None, "act_bits": None}, "test_acc": 0.89},
+        {"model": "final", "bits": "W4A4", "spec": base, "test_acc": 0.91, "fit_on": "train+val"},  # heard val too
     ]
     deltas = float_twin_deltas(rows)
     assert [(d["model"], d["float_twin"], d["points"]) for d in deltas] == [("w4", "fp", -1.0), ("w2", "fp", -9.0)]

@@ -57,7 +57,7 @@ def cross_validate(config: str | Path, data_dir: str | Path, folds: int, out: st
     for k in range(folds):
         fold_dir = write_fold_manifests(rows, parts, k, out / f"fold{k}")
         trained = train_from_config(config, fold_dir, out=fold_dir / "model.pt", epochs=epochs, seed=seed,
-                                    overrides=overrides, log_dir=out / "runs")
+                                    overrides={**(overrides or {}), "fit_on": "train"}, log_dir=out / "runs")
         ev = evaluate(fold_dir / "model.pt", fold_dir / "heldout.csv", "torch", confusion=fold_dir / "confusion.png")
         speakers = {rows[i].speaker for i in parts[k] if rows[i].speaker}
         per_fold.append({"fold": k, "speakers": len(speakers), "clips": ev["clips"], "accuracy": ev["accuracy"],

@@ -46,9 +46,11 @@ def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
         logits, _ = predictions(path, data, "torch")
         s = scores(data.y, logits.argmax(1))
         metrics = ckpt.get("metrics", {})
+        fit_on = ckpt.get("train_config", {}).get("fit_on", "train")
         rows.append({
             "model": path.stem, "architecture": ckpt["model_spec"]["name"], "weights": weight_count(model),
-            "bits": bit_widths(ckpt["model_spec"]), "trained_on": Path(ckpt.get("data", "?")).name,
+            "bits": bit_widths(ckpt["model_spec"]), "fit_on": fit_on,
+            "trained_on": Path(ckpt.get("data", "?")).name + ("" if fit_on == "train" else f" ({fit_on})"),
             "epochs": ckpt.get("train_config", {}).get("epochs"), "val_acc": metrics.get("val_acc"),
             "test_acc": s["accuracy"], "macro_f1": s["macro_f1"], "clips": s["clips"],
             "teachers": [Path(t).stem for t in ckpt.get("train_config", {}).get("teachers", [])],
@@ -61,11 +63,13 @@ _BIT_KEYS = {"weight_bits", "act_bits", "input_bits", "lstm_act_bits"}
 
 
 def _families(rows: list[dict]) -> list[list[dict]]:
-    """The rows grouped by model spec with the bit widths set aside: the same layers and
-    recipe at different widths (float twins included)."""
+    """The rows grouped by model spec with the bit widths set aside, and by the clips they
+    were fitted on (a final fit on train+val has heard more speakers than its twins): the
+    same layers and recipe at different widths (float twins included)."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
-        groups.setdefault(repr(sorted((k, v) for k, v in r["spec"].items() if k not in _BIT_KEYS)), []).append(r)
+        layers = sorted((k, v) for k, v in r["spec"].items() if k not in _BIT_KEYS)
+        groups.setdefault(repr((layers, r.get("fit_on", "train"))), []).append(r)
     return list(groups.values())
 
 

@@ -12,6 +12,7 @@ from melflow.core import MelflowError
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
+FIT_ON = ("train", "train+val")
 
 
 @dataclass
@@ -38,6 +39,10 @@ class TrainConfig:
     distill: float = 0.5  # weight of the distillation loss against the hard-label loss
     temperature: float = 2.0  # softmax temperature of the distillation targets
     teacher_inputs: str = "clean"  # "augmented": teachers see each augmented batch (melflow.train.distill)
+    # "train+val": the final fit, once the recipe has been settled on val. Val's speakers join
+    # training, so no epoch is chosen by them: the last epoch's weights are kept and no val
+    # accuracy is reported. `melflow cv` always fits on its folds' train part.
+    fit_on: str = "train"
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, TrainConfig]:
@@ -80,6 +85,8 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
         raise MelflowError(f"{path}: train.teacher_inputs must be clean or augmented, got {tc.teacher_inputs!r}")
     if tc.precision not in PRECISIONS:
         raise MelflowError(f"{path}: train.precision must be one of {', '.join(PRECISIONS)}, got {tc.precision!r}")
+    if tc.fit_on not in FIT_ON:
+        raise MelflowError(f"{path}: train.fit_on must be one of {', '.join(FIT_ON)}, got {tc.fit_on!r}")
     if tc.features not in ("integer", "float"):
         raise MelflowError(f"{path}: train.features must be integer or float, got {tc.features!r}")
     return cfg["model"], tc

@@ -129,6 +129,9 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     fe = FrontendConfig()
     xtr, ytr, _ = manifest_features(data_dir / "train.csv", fe, progress=True, kind=tc.features)
     xva, yva, _ = manifest_features(data_dir / "val.csv", fe, progress=True, kind=tc.features)
+    if tc.fit_on == "train+val":  # the final fit: nothing is held out to validate on
+        xtr, ytr = np.concatenate([xtr, xva]), np.concatenate([ytr, yva])
+        xva, yva = xva[:0], yva[:0]
     soft = None
     if tc.teachers:  # checked before training starts, in either mode
         teachers = load_teachers(tc.teachers, LABELS, asdict(fe), tc.features)
@@ -256,15 +259,16 @@ def _fit(rank: int, job: _Job) -> dict | None:
         if average and average.state:  # validate (and keep) the averaged weights; training goes on from the live ones
             live = {k: v.detach().clone() for k, v in model.state_dict().items()}
             model.load_state_dict(average.state)
-        val_acc = float((predict(model, job.xva).argmax(1) == job.yva).mean())
+        val_acc = float((predict(model, job.xva).argmax(1) == job.yva).mean()) if len(job.xva) else None
         history.append({"epoch": epoch + 1, "loss": total / len(job.xtr), "val_acc": val_acc})
         if board:
             board.add_scalar("loss/train", history[-1]["loss"], epoch + 1)
-            board.add_scalar("accuracy/val", val_acc, epoch + 1)
+            if val_acc is not None:
+                board.add_scalar("accuracy/val", val_acc, epoch + 1)
             board.add_scalar("lr", sched.get_last_lr()[0], epoch + 1)
             board.flush()
         print(json.dumps(history[-1]), flush=True)
-        if val_acc >= best[0]:
+        if val_acc is None or val_acc >= best[0]:  # without val, the last epoch
             best = (val_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}, epoch + 1)
         if live:
             model.load_state_dict(live)
@@ -305,7 +309,7 @@ def _finish(job: _Job, model, best: tuple, history: list, board) -> dict:
         result["test_acc"] = float((predict(model, xte).argmax(1) == yte).mean())
     if board:
         for k in ("val_acc", "test_acc"):
-            if k in result:
+            if result.get(k) is not None:
                 board.add_scalar(f"best/{k}", result[k], result["best_epoch"])
         board.close()
         result["tensorboard"] = job.run_dir
