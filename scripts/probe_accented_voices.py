@@ -3,13 +3,15 @@
 Italian, Czech, Finnish, Catalan and Russian speakers saying the ten keywords with their accent.
 
     .venv/bin/python scripts/probe_accented_voices.py --model models/kws_cnn.pt [--out build/accented-probe] [--per-voice 40]
+        [--voices czech_ph,msu_ru_nsh_clunits,upc_ca_ona_hts]
 
 Writes a keywords-only probe corpus through the corpus renderer (level, placement, sox
 effects and background noise as in training), then prints what `melflow eval --by voice`
 prints for it, as one JSON line. Its speakers use variant numbers (#10 upward: their own
 pitch and duration) that `melflow data kws --accented-voices` never puts in train. A model
 trained without `--accented-voices` has never heard these voices; one trained with them
-has heard the same people at other settings, as val hears flite's speakers.
+has heard the same people at other settings, as val hears flite's speakers; `--voices`
+probes only the voices a model trained on `--accented-voices <the others>` never heard.
 """
 
 from __future__ import annotations
@@ -23,18 +25,21 @@ import numpy as np
 
 from melflow.core import reports_errors
 from melflow.data import kws
-from melflow.data.festival_accents import ACCENTED_VOICES
+from melflow.data.festival_accents import chosen_voices
 from melflow.data.manifest import ManifestRow, write_manifest
 from melflow.eval.evaluate import evaluate
 
 FIRST_VARIANT = 10  # the train split's accented speakers are #00-#05
 
 
-def probe_specs(per_voice: int, seed: int) -> list[kws.ClipSpec]:
-    """`per_voice` keyword clips per voice, the keywords in turn, a new variant every ten."""
+def probe_specs(per_voice: int, seed: int, voices="all") -> list[kws.ClipSpec]:
+    """`per_voice` keyword clips per voice, the keywords in turn, a new variant every ten;
+    a voice's clips are the same whichever other voices are probed with it."""
     babble = tuple(kws.split_speakers()["val"][:2])
     specs = []
-    for vi, voice in enumerate(ACCENTED_VOICES):
+    for vi, voice in enumerate(chosen_voices("all")):
+        if voice not in chosen_voices(voices):
+            continue
         for n in range(per_voice):
             word = kws.KEYWORDS[n % len(kws.KEYWORDS)]
             speaker = f"festival:{voice}#{FIRST_VARIANT + n // len(kws.KEYWORDS):02d}"
@@ -50,9 +55,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("build/accented-probe"))
     ap.add_argument("--per-voice", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--voices", default="all", help="comma-separated accented voices to probe (default: all nine)")
     ap.add_argument("--backend", choices=["torch", "golden"], default="golden")
     args = ap.parse_args(argv)
-    specs = probe_specs(args.per_voice, args.seed)
+    specs = probe_specs(args.per_voice, args.seed, args.voices)
     kws.render_specs(specs, args.out)
     manifest = args.out / "probe.csv"
     write_manifest(manifest, [ManifestRow(args.out / s.relpath, s.label, s.speaker, s.split) for s in specs])

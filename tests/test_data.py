@@ -248,6 +248,9 @@ def test_accented_festival_voices_are_train_only_and_say_keywords_in_their_own_s
     plain, accented = kws.plan_kws_corpus("tiny", seed=3), kws.plan_kws_corpus("tiny", seed=3, accented_voices=True)
     assert [s for s in plain if s.split != "train"] == [s for s in accented if s.split != "train"]
     assert not any(s.speaker and s.speaker.split(":")[1].split("#")[0] in festival_accents.ACCENTED_VOICES for s in plain)
+    added = set(accented) - set(plain)  # the flag only adds clips: the plain corpus's stay as they are
+    assert set(plain) < set(accented) and {s.split for s in added} == {"train"}
+    assert all(s.speaker.split(":")[1].split("#")[0] in festival_accents.ACCENTED_VOICES for s in added)
     pools = kws.split_speakers(accented_voices=True)
     accented = {s for s in pools["train"] if s.split(":")[1].split("#")[0] in festival_accents.ACCENTED_VOICES}
     assert {s.split(":")[1].split("#")[0] for s in accented} == set(festival_accents.ACCENTED_VOICES)
@@ -283,6 +286,15 @@ def test_accented_voice_probe_uses_speakers_train_never_has():
     assert {s.speaker.split(":")[1].split("#")[0] for s in specs} == set(festival_accents.ACCENTED_VOICES)
     assert sorted({s.label for s in specs}) == sorted(kws.KEYWORDS)
     assert len({s.relpath for s in specs}) == len(specs) == 20 * len(festival_accents.ACCENTED_VOICES)
+    # leave-voices-out: a corpus with some voices, a probe of the others, the same clips as in the full probe
+    heard = ["lp_diphone", "czech_dita"]
+    train = {s.speaker for s in kws.plan_kws_corpus("small", seed=0, accented_voices=",".join(heard)) if s.speaker}
+    assert {v for v in festival_accents.ACCENTED_VOICES if any(f"festival:{v}#" in t for t in train)} == set(heard)
+    unheard = probe["probe_specs"](20, seed=0, voices="czech_ph,upc_ca_ona_hts")
+    assert {s.speaker.split(":")[1].split("#")[0] for s in unheard} == {"czech_ph", "upc_ca_ona_hts"}
+    assert set(unheard) < set(specs)
+    with pytest.raises(MelflowError, match="klingon_diphone"):
+        kws.plan_kws_corpus("tiny", accented_voices="czech_ph,klingon_diphone")
 
 
 def test_missing_festival_voice_is_named_with_its_package(monkeypatch, tmp_path):
@@ -291,7 +303,7 @@ def test_missing_festival_voice_is_named_with_its_package(monkeypatch, tmp_path)
     espeak_only = [s for s in kws.plan_kws_corpus("tiny", seed=3) if s.speaker and s.speaker.startswith("espeak:")]
     kws._check_tools(espeak_only)  # clips that need no festival voice do not ask for one
     with pytest.raises(MelflowError, match="czech_ph.*festvox-czech-ph"):
-        kws._check_tools(kws.plan_kws_corpus("tiny", seed=3, accented_voices=True))
+        kws._check_tools(kws.plan_kws_corpus("small", seed=3, accented_voices=True))  # tiny adds too few clips to need every voice
 
 
 def test_cli_reports_bad_seed_without_traceback(tmp_path):

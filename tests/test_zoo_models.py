@@ -104,11 +104,13 @@ def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
         {"model": "wide", "bits": "W4A4", "spec": {**base, "channels": [8, 16]}, "test_acc": 0.9},
         {"model": "fp", "bits": "float", "spec": {**base, "weight_bits": None, "act_bits": None}, "test_acc": 0.89},
         {"model": "final", "bits": "W4A4", "spec": base, "test_acc": 0.91, "fit_on": "train+val"},  # heard val too
+        {"model": "more", "bits": "W4A4", "spec": base, "test_acc": 0.91, "trained_on": "bigger"},  # another corpus
     ]
     deltas = float_twin_deltas(rows)
     assert [(d["model"], d["float_twin"], d["points"]) for d in deltas] == [("w4", "fp", -1.0), ("w2", "fp", -9.0)]
     for r in rows:
-        r.update(architecture="kws_cnn", weights=1, trained_on="c", epochs=1, val_acc=None, macro_f1=0.5, clips=10, teachers=[])
+        r.update(architecture="kws_cnn", weights=1, epochs=1, val_acc=None, macro_f1=0.5, clips=10, teachers=[])
+        r.setdefault("trained_on", None)
     text = zoo_markdown(rows, "t.csv", "cmd", "sweep.png")
     assert "## Against the float twin" in text and "| w2 | W2A2 | 80.0 % | fp | 89.0 % | -9.0 |" in text
     assert "](sweep.png)" in text

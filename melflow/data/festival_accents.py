@@ -16,6 +16,8 @@ The respellings are written here by hand: no library maps English words to other
 
 from __future__ import annotations
 
+from melflow.core import MelflowError
+
 # voice (festival's `(voice_<name>)`) -> language of its respellings; Debian packages in
 # DEBIAN_PACKAGES below.
 ACCENTED_VOICES = {
@@ -45,3 +47,18 @@ def festival_text(voice: str, word: str) -> str:
     and a keyword, the word itself otherwise (English voices, unknown words)."""
     lang = ACCENTED_VOICES.get(voice)
     return RESPELLINGS[lang].get(word, word) if lang else word
+
+
+def chosen_voices(choice) -> list[str]:
+    """The accented voices a corpus asks for: True or "all" for every one, False or None
+    for none, or some of them by name (a list, or a comma-separated string), so that a
+    model can be trained on some voices and measured on the others."""
+    if choice in (None, False, "", []):
+        return []
+    if choice is True or choice == "all":
+        return list(ACCENTED_VOICES)
+    names = [v.strip() for v in choice.split(",")] if isinstance(choice, str) else list(choice)
+    unknown = [v for v in names if v not in ACCENTED_VOICES]
+    if unknown:
+        raise MelflowError(f"--accented-voices: unknown voice(s) {', '.join(unknown)}; choose from {', '.join(ACCENTED_VOICES)}")
+    return [v for v in ACCENTED_VOICES if v in names]

@@ -5,7 +5,7 @@ A *speaker* is engine x voice x variant with its own fixed base rate and pitch. 
 speaker-disjoint and the test split uses espeak-ng accents, espeak-ng variants and a flite
 voice that the train split never hears (festival speaks in train and val only; with
 `accented_voices`, its voices of other languages say the keywords with their accent in
-train: melflow.data.festival_accents). Every clip is rendered from its own seeded
+extra train clips: melflow.data.festival_accents). Every clip is rendered from its own seeded
 numpy Generator (derived from the corpus seed and the clip's position in the plan), so the
 same seed and size give the same WAV bytes whatever the number of worker processes.
 
@@ -35,7 +35,7 @@ import soundfile as sf
 from melflow.core import MelflowError
 from melflow.data.audio import float_to_int16, resample, write_wav
 from melflow.data.espeak_voices import espeak_path_for, random_variant_names
-from melflow.data.festival_accents import ACCENTED_VOICES, DEBIAN_PACKAGES as ACCENT_PACKAGES, festival_text
+from melflow.data.festival_accents import ACCENTED_VOICES, DEBIAN_PACKAGES as ACCENT_PACKAGES, chosen_voices, festival_text
 from melflow.data.manifest import ManifestRow, write_manifest
 
 __all__ = [
@@ -100,9 +100,11 @@ _FESTIVAL_VOICES = {"train": ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_h
 # numbers that train never uses, test a voice that train never hears.
 _FLITE_VARIANTS = {"train": range(0, 16), "val": range(16, 22), "test": range(0, 16)}
 # Festival voices of other languages (melflow.data.festival_accents; `--accented-voices`),
-# train only, with fewer variants each: together about a third of the natural-voice clips,
-# so that native English voices stay the majority.
+# train only, with fewer variants each. Their clips come on top of the plain corpus's (whose
+# clips stay the same), _ACCENTED_SHARE more clips in each speech class: about as
+# many as any one English engine speaks, so native English voices stay the majority.
 _ACCENTED_VARIANTS = range(0, 6)
+_ACCENTED_SHARE = 0.15
 
 
 def _variant_split() -> dict[str, list[str]]:
@@ -113,12 +115,12 @@ def _variant_split() -> dict[str, list[str]]:
     return {"test": names[:n_test], "val": names[n_test:n_test + n_val], "train": names[n_test + n_val:]}
 
 
-def split_speakers(random_voices: int = 0, accented_voices: bool = False) -> dict[str, list[str]]:
+def split_speakers(random_voices: int = 0, accented_voices=False) -> dict[str, list[str]]:
     """Speaker ids of each split (fixed, disjoint): `espeak:<accent>+<variant>` and
     `flite:<voice>#<variant>`. `random_voices` adds that many drawn espeak-ng variants
     (melflow.data.espeak_voices), crossed with every train accent, to train only;
-    `accented_voices` adds festival's voices of other languages (melflow.data.festival_accents),
-    to train only."""
+    `accented_voices` adds festival's voices of other languages (all of them, or those named:
+    melflow.data.festival_accents.chosen_voices), to train only."""
     variants = _variant_split()
     variants["train"] = variants["train"] + random_variant_names(random_voices)
     out = {}
@@ -126,8 +128,8 @@ def split_speakers(random_voices: int = 0, accented_voices: bool = False) -> dic
         spk = [f"espeak:{a}+{v}" for a in _ESPEAK_ACCENTS[split] for v in variants[split]]
         spk += [f"flite:{v}#{k:02d}" for v in _FLITE_VOICES[split] for k in _FLITE_VARIANTS[split]]
         spk += [f"festival:{v}#{k:02d}" for v in _FESTIVAL_VOICES[split] for k in _FLITE_VARIANTS[split]]
-        if split == "train" and accented_voices:
-            spk += [f"festival:{v}#{k:02d}" for v in ACCENTED_VOICES for k in _ACCENTED_VARIANTS]
+        if split == "train":
+            spk += [f"festival:{v}#{k:02d}" for v in chosen_voices(accented_voices) for k in _ACCENTED_VARIANTS]
         out[split] = spk
     seen: dict[str, str] = {}
     for split, spk in out.items():
@@ -167,10 +169,11 @@ def _safe(s: str) -> str:
 
 
 def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
-                    accented_voices: bool = False) -> list[ClipSpec]:
+                    accented_voices=False) -> list[ClipSpec]:
     """Every clip of the corpus, in a fixed order, without rendering any audio. Val and
     test depend on neither `random_voices` nor `accented_voices` (each split and class
-    draws from its own Generator)."""
+    draws from its own Generator), and `accented_voices` only adds clips: the plain
+    corpus's clips are the first of each class, unchanged."""
     if size not in SIZES:
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
@@ -181,6 +184,8 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
         base_n = SIZES[size][si]
         esp = [s for s in speakers[split] if s.startswith("espeak:")]
         fli = [s for s in speakers[split] if not s.startswith("espeak:")]  # flite and festival
+        accented = [s for s in fli if _voice(s) in ACCENTED_VOICES]
+        fli = [s for s in fli if s not in accented]
         for li, label in enumerate(LABELS):
             rng = np.random.default_rng([seed, si, li, 7])
             n = int(round(base_n * _CLASS_FACTOR.get(label, 1.0)))
@@ -204,7 +209,26 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                 babble = tuple(str(s) for s in rng.choice(esp, size=2, replace=False))
                 name = f"{split}/{label}/{_safe(word)}_{_safe(spk)}_{i:05d}.wav"
                 specs.append(ClipSpec(name, label, word, str(spk), split, cseed, babble))
+            if accented and label != "_silence_":
+                specs += _accented_clips(accented, esp, split, label, n, seed, (si, li), words)
     return specs
+
+
+def _accented_clips(accented: list[str], esp: list[str], split: str, label: str, n: int, seed: int,
+                    where: tuple, words: list) -> list[ClipSpec]:
+    """The clips `--accented-voices` adds to a class after its `n` plain ones, from a
+    Generator of their own so that the plain clips do not change."""
+    si, li = where
+    rng = np.random.default_rng([seed, si, li, 8])
+    order = [str(x) for x in rng.permutation(accented)]
+    out = []
+    for k, i in enumerate(range(n, n + int(round(n * _ACCENTED_SHARE)))):
+        spk = order[k % len(order)]
+        word = label if label in KEYWORDS else str(words[i % len(words)])
+        babble = tuple(str(s) for s in rng.choice(esp, size=2, replace=False))
+        name = f"{split}/{label}/{_safe(word)}_{_safe(spk)}_{i:05d}.wav"
+        out.append(ClipSpec(name, label, word, spk, split, (seed, si, li, i), babble))
+    return out
 
 
 # ---- rendering -----------------------------------------------------------------------
@@ -446,7 +470,7 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
 
 
 def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
-                        random_voices: int = 0, accented_voices: bool = False) -> dict:
+                        random_voices: int = 0, accented_voices=False) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
     (counts per split and class, speakers per split). Returns the summary.
@@ -472,7 +496,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "size": size,
         "seed": seed,
         "random_voices": int(random_voices),
-        "accented_voices": bool(accented_voices),
+        "accented_voices": chosen_voices(accented_voices),
         "sample_rate": SAMPLE_RATE,
         "clip_samples": CLIP_SAMPLES,
         "labels": LABELS,
