@@ -25,7 +25,7 @@ import numpy as np
 
 from melflow.core import reports_errors
 from melflow.data import kws
-from melflow.data.festival_accents import chosen_voices
+from melflow.data.festival_accents import ACCENTED_VOICES, chosen_voices
 from melflow.data.manifest import ManifestRow, write_manifest
 from melflow.eval.evaluate import evaluate
 
@@ -36,9 +36,9 @@ def probe_specs(per_voice: int, seed: int, voices="all") -> list[kws.ClipSpec]:
     """`per_voice` keyword clips per voice, the keywords in turn, a new variant every ten;
     a voice's clips are the same whichever other voices are probed with it."""
     babble = tuple(kws.split_speakers()["val"][:2])
-    specs = []
-    for vi, voice in enumerate(chosen_voices("all")):
-        if voice not in chosen_voices(voices):
+    chosen, specs = chosen_voices(voices), []
+    for vi, voice in enumerate(ACCENTED_VOICES):  # vi from the full list: a voice's clips do not depend on the others
+        if voice not in chosen:
             continue
         for n in range(per_voice):
             word = kws.KEYWORDS[n % len(kws.KEYWORDS)]

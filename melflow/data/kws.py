@@ -205,10 +205,7 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                 else:
                     spk = esp_order[n_esp % len(esp_order)]
                     n_esp += 1
-                word = label if label in KEYWORDS else str(words[i % len(words)])
-                babble = tuple(str(s) for s in rng.choice(esp, size=2, replace=False))
-                name = f"{split}/{label}/{_safe(word)}_{_safe(spk)}_{i:05d}.wav"
-                specs.append(ClipSpec(name, label, word, str(spk), split, cseed, babble))
+                specs.append(_spoken_clip(split, label, str(spk), i, seed, (si, li), words, esp, rng))
             if accented and label != "_silence_":
                 specs += _accented_clips(accented, esp, split, label, n, seed, (si, li), words)
     return specs
@@ -221,14 +218,17 @@ def _accented_clips(accented: list[str], esp: list[str], split: str, label: str,
     si, li = where
     rng = np.random.default_rng([seed, si, li, 8])
     order = [str(x) for x in rng.permutation(accented)]
-    out = []
-    for k, i in enumerate(range(n, n + int(round(n * _ACCENTED_SHARE)))):
-        spk = order[k % len(order)]
-        word = label if label in KEYWORDS else str(words[i % len(words)])
-        babble = tuple(str(s) for s in rng.choice(esp, size=2, replace=False))
-        name = f"{split}/{label}/{_safe(word)}_{_safe(spk)}_{i:05d}.wav"
-        out.append(ClipSpec(name, label, word, spk, split, (seed, si, li, i), babble))
-    return out
+    return [_spoken_clip(split, label, order[k % len(order)], i, seed, where, words, esp, rng)
+            for k, i in enumerate(range(n, n + int(round(n * _ACCENTED_SHARE))))]
+
+
+def _spoken_clip(split: str, label: str, spk: str, i: int, seed: int, where: tuple, words: list, esp: list[str],
+                 rng: np.random.Generator) -> ClipSpec:
+    """Clip `i` of a speech class, said by `spk` over babble of two espeak-ng speakers drawn from `rng`."""
+    word = label if label in KEYWORDS else str(words[i % len(words)])
+    babble = tuple(str(s) for s in rng.choice(esp, size=2, replace=False))
+    name = f"{split}/{label}/{_safe(word)}_{_safe(spk)}_{i:05d}.wav"
+    return ClipSpec(name, label, word, spk, split, (seed, *where, i), babble)
 
 
 # ---- rendering -----------------------------------------------------------------------
