@@ -93,7 +93,7 @@ def test_float_twin_and_its_pytorch_baselines(tiny_corpus, tmp_path):
 def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
     """The zoo's quantization cost compares a low-bit model with the float model of the same
     layers, and its accuracy-versus-bits plot joins the models of the same layers; a model of
-    another shape, or one fitted on more clips, is in neither."""
+    another shape, one fitted on more clips or one distilled from teachers is in neither."""
     from melflow.eval.plots import plot_bit_sweep
     from melflow.eval.zoo import bit_sweeps, float_twin_deltas, zoo_markdown
 
@@ -105,12 +105,14 @@ def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
         {"model": "fp", "bits": "float", "spec": {**base, "weight_bits": None, "act_bits": None}, "test_acc": 0.89},
         {"model": "final", "bits": "W4A4", "spec": base, "test_acc": 0.91, "fit_on": "train+val"},  # heard val too
         {"model": "more", "bits": "W4A4", "spec": base, "test_acc": 0.91, "trained_on": "bigger"},  # another corpus
+        {"model": "taught", "bits": "W4A4", "spec": base, "test_acc": 0.92, "teachers": ["big"]},  # distilled
     ]
     deltas = float_twin_deltas(rows)
     assert [(d["model"], d["float_twin"], d["points"]) for d in deltas] == [("w4", "fp", -1.0), ("w2", "fp", -9.0)]
     for r in rows:
-        r.update(architecture="kws_cnn", weights=1, epochs=1, val_acc=None, macro_f1=0.5, clips=10, teachers=[])
+        r.update(architecture="kws_cnn", weights=1, epochs=1, val_acc=None, macro_f1=0.5, clips=10)
         r.setdefault("trained_on", None)
+        r.setdefault("teachers", [])
     text = zoo_markdown(rows, "t.csv", "cmd", "sweep.png")
     assert "## Against the float twin" in text and "| w2 | W2A2 | 80.0 % | fp | 89.0 % | -9.0 |" in text
     assert "](sweep.png)" in text
@@ -119,3 +121,29 @@ def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
                        "val_acc": [None, None], "float_val_acc": None}]
     png = plot_bit_sweep(sweeps, tmp_path / "sweep.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_frozen_copies_of_the_shipped_models_compute_what_brevitas_does(tiny_corpus):
+    """The plain torch copies that teachers run as (melflow.nn.frozen): no Brevitas layer is
+    left; the convolutional models' logits are the Brevitas models' own, and the CRNN's copy
+    (torch's LSTM with the quantized weights, float gate arithmetic) picks nearly the same
+    classes."""
+    import numpy as np
+
+    from melflow.eval.baselines import plain_torch
+    from melflow.nn.frozen import frozen_copy
+    from melflow.train.features import manifest_features
+    from melflow.train.trainer import predict
+
+    x, _, _ = manifest_features(tiny_corpus / "test.csv")
+    for name in ("kws_cnn", "kws_dscnn", "kws_crnn"):
+        model, _ = load_checkpoint(MODELS / f"{name}.pt")
+        copy = frozen_copy(model)
+        assert not [m for m in copy.modules() if type(m).__module__.startswith("brevitas")], name
+        ref, out = predict(model, x), predict(copy, x)
+        if name == "kws_crnn":
+            assert (ref.argmax(1) == out.argmax(1)).mean() >= 0.9
+        else:
+            np.testing.assert_allclose(out, ref, atol=1e-4, err_msg=name)
+    with pytest.raises(MelflowError, match="layer features.0 has a weight quantizer"):
+        plain_torch(load_checkpoint(MODELS / "kws_cnn.pt")[0])

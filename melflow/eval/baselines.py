@@ -15,40 +15,20 @@ import copy
 
 import numpy as np
 import torch
-from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+from brevitas.nn import QuantConv2d, QuantLinear
 from torch import nn
 from torch.nn.utils import prune
 
 from melflow.core import MelflowError
+from melflow.nn.frozen import frozen_copy
 
 
 def plain_torch(model: nn.Module) -> nn.Module:
     """A copy of a float twin with every Brevitas layer replaced by its torch layer."""
-    model = copy.deepcopy(model).eval()
-
-    def swap(parent: nn.Module) -> None:
-        for name, child in parent.named_children():
-            if isinstance(child, (QuantConv2d, QuantLinear)) and child.weight_quant.is_quant_enabled:
-                raise MelflowError(f"layer {name} has a weight quantizer: PyTorch baselines start from the float twin")
-            if isinstance(child, QuantConv2d):
-                new = nn.Conv2d(child.in_channels, child.out_channels, child.kernel_size, child.stride, child.padding,
-                                child.dilation, child.groups, bias=child.bias is not None)
-            elif isinstance(child, QuantLinear):
-                new = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
-            elif isinstance(child, QuantReLU):
-                setattr(parent, name, nn.ReLU())
-                continue
-            elif isinstance(child, QuantIdentity):
-                setattr(parent, name, nn.Identity())
-                continue
-            else:
-                swap(child)
-                continue
-            new.load_state_dict(child.state_dict(), strict=False)
-            setattr(parent, name, new.eval())
-
-    swap(model)
-    return model.eval()  # the new layers too: FX fusion wants conv, BN and ReLU in one mode
+    for name, child in model.named_modules():
+        if isinstance(child, (QuantConv2d, QuantLinear)) and child.weight_quant.is_quant_enabled:
+            raise MelflowError(f"layer {name} has a weight quantizer: PyTorch baselines start from the float twin")
+    return frozen_copy(model)  # in eval mode, new layers too: FX fusion wants conv, BN and ReLU in one mode
 
 
 def dynamic_int8(float_model: nn.Module) -> nn.Module:

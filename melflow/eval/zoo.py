@@ -63,13 +63,14 @@ _BIT_KEYS = {"weight_bits", "act_bits", "input_bits", "lstm_act_bits"}
 
 
 def _families(rows: list[dict]) -> list[list[dict]]:
-    """The rows grouped by model spec with the bit widths set aside, and by the clips they
-    were fitted on (another corpus, or a final fit on train+val, has heard other speakers
-    than its twins): the same layers, recipe and data at different widths (float twins included)."""
+    """The rows grouped by model spec with the bit widths set aside, by the clips they were
+    fitted on (another corpus, or a final fit on train+val, has heard other speakers than its
+    twins) and by the teachers they learnt from (a distilled model has had help its twins
+    had not): the same layers, recipe and data at different widths (float twins included)."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         layers = sorted((k, v) for k, v in r["spec"].items() if k not in _BIT_KEYS)
-        groups.setdefault(repr((layers, r.get("trained_on"), r.get("fit_on", "train"))), []).append(r)
+        groups.setdefault(repr((layers, r.get("trained_on"), r.get("fit_on", "train"), r.get("teachers", []))), []).append(r)
     return list(groups.values())
 
 
