@@ -59,8 +59,8 @@ class FloatGateLSTM(nn.LSTM):
 def _weight(layer: nn.Module) -> torch.Tensor:
     """A layer's weight as its quantizer rounds it (the float weight when it has none)."""
     if layer.weight_quant.is_quant_enabled:
-        return layer.quant_weight().value.detach().clone()
-    return layer.weight.detach().clone()
+        return layer.quant_weight().value.detach()
+    return layer.weight.detach()
 
 
 def _plain(layer: nn.Module) -> nn.Module | None:
@@ -90,7 +90,7 @@ def _plain(layer: nn.Module) -> nn.Module | None:
 
 def frozen_copy(model: nn.Module) -> nn.Module:
     """A copy of `model` in eval mode with every Brevitas layer replaced by plain torch."""
-    model = copy.deepcopy(model).eval()
+    model = copy.deepcopy(model)
 
     def swap(parent: nn.Module) -> None:
         for name, child in parent.named_children():
@@ -101,4 +101,4 @@ def frozen_copy(model: nn.Module) -> nn.Module:
                 setattr(parent, name, new)
 
     swap(model)
-    return model.eval()
+    return model.eval()  # the new layers too

@@ -11,9 +11,11 @@ Two ways to ask the teachers (`train.teacher_inputs`):
 - "augmented": the teachers see the student's own augmented (and mixed) batch every step
   ("consistent teaching", Beyer et al., 2022, "Knowledge distillation: A good teacher is
   patient and consistent"). Each step's input is new to them, so their targets carry what
-  they know about confusable words; each step costs a forward pass per teacher, so the
-  teachers run as plain torch copies (melflow.nn.frozen: exact for convolutional teachers,
-  float gate arithmetic for an LSTM), several times faster than through Brevitas.
+  they know about confusable words; each step costs a forward pass per teacher.
+
+Either way the teachers run as plain torch copies (melflow.nn.frozen: exact for
+convolutional teachers, float gate arithmetic for an LSTM), several times faster than
+through Brevitas, which is what makes several teachers per step affordable.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from melflow.nn.frozen import frozen_copy
 
 
 def load_teachers(paths: list[str], labels: list[str], frontend: dict, features: str) -> list[torch.nn.Module]:
-    """The teacher models as plain torch copies in eval mode. Teachers must share the student's label order,
-    frontend and feature kind, since their targets are read against the student's classes
+    """The teacher models as plain torch copies in eval mode. Teachers must share the
+    student's label order, frontend and feature kind, since their targets are read against the student's classes
     and computed on its features."""
     from melflow.train.trainer import load_checkpoint
 
