@@ -3,7 +3,7 @@
 PyTorch after training (dynamic INT8, as `quantize_dynamic` does it, and static INT8), and
 one-shot magnitude pruning of both the float twin and the low-bit model.
 
-    .venv/bin/python scripts/bench_baselines.py --float models/kws_cnn_float.pt --quantized models/kws_cnn.pt \\
+    .venv/bin/python scripts/bench_baselines.py --float models/kws_cnn_float.pt --quantized models/kws_cnn_undistilled.pt \\
         [--manifest data/kws-small/test.csv] [--calibration CSV] [--out models/baselines.md]
 
 Prints one JSON line per measurement and writes the tables as markdown. The calibration
@@ -43,7 +43,7 @@ def measure(model, data) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--float", dest="float_ckpt", type=Path, default=Path("models/kws_cnn_float.pt"))
-    ap.add_argument("--quantized", type=Path, default=Path("models/kws_cnn.pt"))
+    ap.add_argument("--quantized", type=Path, default=Path("models/kws_cnn_undistilled.pt"))
     ap.add_argument("--manifest", type=Path, default=Path("data/kws-small/test.csv"))
     ap.add_argument("--calibration", type=Path, default=None, help="manifest of the static INT8 calibration clips")
     ap.add_argument("--calibration-clips", type=int, default=512)

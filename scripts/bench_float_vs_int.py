@@ -6,14 +6,14 @@ Issue #3 asks that the two differ by 0.3 points or less: the integer frontend mu
 the network nothing. Training noise between seeds is larger than that on a small test split,
 so several seeds can be run and the means compared.
 
-    python scripts/bench_float_vs_int.py --config models/kws_cnn.yaml --data data/kws-small --seeds 0 1 2
+    python scripts/bench_float_vs_int.py --config models/kws_cnn_undistilled.yaml --data data/kws-small --seeds 0 1 2
 
 The full recipe trains on the full corpus and tests on the small corpus's unseen speakers;
 an integer run already made with that recipe (a shipped checkpoint) can stand for the
 integer arm, since training it again would only repeat it:
 
     python scripts/bench_float_vs_int.py --data data/kws-full --test data/kws-small/test.csv \\
-        --integer-checkpoint models/kws_cnn.pt --keep build/float_vs_int
+        --integer-checkpoint models/kws_cnn_undistilled.pt --keep build/float_vs_int
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def check_same_recipe(checkpoint: Path, config: str, epochs: int | None) -> None
 @reports_errors("bench_float_vs_int")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="models/kws_cnn.yaml")
+    ap.add_argument("--config", default="models/kws_cnn_undistilled.yaml")
     ap.add_argument("--data", default="data/kws-small", help="corpus folder with train/val manifests")
     ap.add_argument("--test", default=None, help="test manifest (default: the corpus's test.csv)")
     ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")

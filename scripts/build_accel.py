@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Build a streaming accelerator for a board from a trained checkpoint.
 
-    python scripts/build_accel.py --board pynq-z2 --model models/kws_cnn.pt --out build/kws_cnn
-    python scripts/build_accel.py --board pynq-z2 --model models/kws_cnn.pt --out build/kws_cnn_audio --input audio
+    python scripts/build_accel.py --board pynq-z2 --model models/kws_cnn.pt --out build/kws_cnn --manifest data/kws-small/test.csv
+    python scripts/build_accel.py --board pynq-z2 --model models/kws_cnn.pt --out build/kws_cnn_audio --input audio --manifest data/kws-small/test.csv
 
 Compiles the model with finn-plus, writes the stitched RTL, simulates test clips in
 Verilator against the golden model, synthesizes with yosys and writes DIR/report/.

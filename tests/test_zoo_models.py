@@ -116,8 +116,8 @@ def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
     text = zoo_markdown(rows, "t.csv", "cmd", "sweep.png")
     assert "## Against the float twin" in text and "| w2 | W2A2 | 80.0 % | fp | 89.0 % | -9.0 |" in text
     assert "](sweep.png)" in text
-    sweeps = bit_sweeps(rows)  # "wide" has other layers: not part of the sweep
-    assert sweeps == [{"family": "w2", "bits": [2, 4], "test_acc": [0.80, 0.88], "float_test_acc": 0.89,
+    sweeps = bit_sweeps(rows)  # "wide" has other layers: not part of the sweep; named for the members' shared prefix
+    assert sweeps == [{"family": "w", "bits": [2, 4], "test_acc": [0.80, 0.88], "float_test_acc": 0.89,
                        "val_acc": [None, None], "float_val_acc": None}]
     png = plot_bit_sweep(sweeps, tmp_path / "sweep.png")
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -9,6 +9,7 @@ tests/test_crnn.py, scripts/compare_f1.py).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from melflow.eval.evaluate import clips, predictions, scores
@@ -127,7 +128,9 @@ def bit_sweeps(rows: list[dict]) -> list[dict]:
         if len(low) < 2:
             continue
         twin = next((r for r in family if r["bits"] == "float"), None)
-        out.append({"family": min((r["model"] for r in low), key=len), "bits": [r["spec"]["weight_bits"] for r in low],
+        # named for what its members' names share (kws_cnn_w2a2, kws_cnn_undistilled: kws_cnn)
+        name = os.path.commonprefix([r["model"] for r in low]).rstrip("_") or low[0]["model"]
+        out.append({"family": name, "bits": [r["spec"]["weight_bits"] for r in low],
                     "test_acc": [r["test_acc"] for r in low], "float_test_acc": twin["test_acc"] if twin else None,
                     "val_acc": [r.get("val_acc") for r in low], "float_val_acc": twin.get("val_acc") if twin else None})
     return out
