@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: build/eval/<model stem>_<backend>_<manifest folder name>_confusion.png)")
     ev.add_argument("--by", choices=["label", "speaker", "voice"], default=None,
                     help="also the accuracy per class, speaker or voice (speaker id up to its first + or #), worst first")
+    ev.add_argument("--against", default=None, metavar="MODEL",
+                    help="a second model on the same clips and backend: both scores, the difference in points with "
+                         "a 95 %% interval over voices, and McNemar's p-value (melflow/eval/paired.py)")
     ev.set_defaults(func=_eval)
 
     sal = sub.add_parser("saliency", help="gradient x input saliency maps over the log-Mel input, one PNG per clip")

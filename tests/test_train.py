@@ -184,6 +184,40 @@ def test_eval_by_voice_and_label_splits_the_clips_worst_first(tiny_corpus, shipp
     assert {g["value"] for g in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["groups"]} == voices
 
 
+def test_paired_difference_tells_a_real_gap_from_noise():
+    """The same predictions differ by nothing; a model right on 40 more clips of 400 spread
+    over 20 voices is better beyond doubt; a 2-clip edge is noise."""
+    import numpy as np
+
+    from melflow.eval.paired import paired_difference
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 12, 400)
+    voices = np.repeat(np.arange(20), 20)
+    b = np.where(rng.random(400) < 0.8, y, (y + 1) % 12)
+    same = paired_difference(y, b, b, voices)
+    assert same["points"] == 0 and same["points_ci95"] == [0, 0] and same["mcnemar_p"] == 1.0
+    wrong = np.flatnonzero(b != y)
+    better = b.copy()
+    better[wrong[:40]] = y[wrong[:40]]
+    r = paired_difference(y, better, b, voices)
+    assert r["points"] == 10.0 and r["only_model_right"] == 40 and r["only_against_right"] == 0
+    assert r["mcnemar_p"] < 1e-6 and r["points_ci95"][0] > 0 and r["voices"] == 20
+    edge = b.copy()
+    edge[wrong[:2]] = y[wrong[:2]]
+    r = paired_difference(y, edge, b, voices)
+    assert r["mcnemar_p"] == 0.5 and r["points_ci95"][0] <= 0 <= r["points_ci95"][1]
+
+
+def test_eval_against_a_second_model_on_the_same_clips(tiny_corpus, shipped_model, capsys):
+    manifest = tiny_corpus / "test.csv"
+    assert cli(["eval", "--model", str(shipped_model), "--manifest", str(manifest), "--against", str(shipped_model)]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["against"]["accuracy"] == r["accuracy"] and r["against"]["points"] == 0 and r["against"]["mcnemar_p"] == 1.0
+    assert cli(["eval", "--model", str(shipped_model), "--manifest", str(manifest), "--against", "nowhere.pt"]) == 2
+    assert "nowhere.pt" in capsys.readouterr().err
+
+
 def test_eval_accepts_any_contract_manifest(tiny_corpus, shipped_model, tmp_path, capsys):
     """A user's own folder: absolute paths, 44.1 kHz stereo files, extra columns."""
     import soundfile as sf

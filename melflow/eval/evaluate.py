@@ -26,6 +26,7 @@ from melflow.compiler.flow import CompiledModel
 from melflow.core import MelflowError
 from melflow.data.kws import LABELS
 from melflow.data.manifest import read_manifest, spread_rows
+from melflow.eval.paired import paired_difference
 from melflow.eval.plots import plot_confusion
 from melflow.rtl.accel import AccelInterface
 from melflow.sim.accel import simulate_accel
@@ -132,31 +133,37 @@ def clips(manifest: str | Path, limit: int | None = None) -> Clips:
 GROUPINGS = ("label", "speaker", "voice")
 
 
+def group_keys(manifest: str | Path, limit: int | None, by: str) -> np.ndarray:
+    """One key per clip: its label, its speaker, or its voice (see group_scores); clips
+    without a speaker (noise-only _silence_ clips, manifests without the column) are "(none)"."""
+    if by not in GROUPINGS:
+        raise MelflowError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}")
+    rows = spread_rows(read_manifest(manifest, check_files=False), limit)
+    if by == "label":
+        return np.array([r.label for r in rows])
+    return np.array(["(none)" if not r.speaker else r.speaker if by == "speaker" else re.split(r"[+#]", r.speaker, maxsplit=1)[0]
+                     for r in rows])
+
+
 def group_scores(manifest: str | Path, limit: int | None, y: np.ndarray, pred: np.ndarray, by: str) -> list[dict]:
     """Accuracy per value of a manifest column, worst first: per class (`label`), per
     `speaker`, or per `voice`, the speaker id up to its first "+" or "#" (melflow's corpora
     name speakers `engine:voice+variant` or `engine:voice#NN`, so this is one accent or
     voice across its variants); clips without a speaker are the group "(none)". Where the
     errors sit is the question after the accuracy, and on unseen speakers it is a voice."""
-    if by not in GROUPINGS:
-        raise MelflowError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}")
-    rows = spread_rows(read_manifest(manifest, check_files=False), limit)
-    if by == "label":
-        keys = [r.label for r in rows]
-    else:  # clips without a speaker (noise-only _silence_ clips, manifests without the column) form one group
-        keys = ["(none)" if not r.speaker else r.speaker if by == "speaker" else re.split(r"[+#]", r.speaker, maxsplit=1)[0]
-                for r in rows]
-    keys = np.array(keys)
+    keys = group_keys(manifest, limit, by)
     out = [{"value": str(k), "accuracy": round(float((pred[keys == k] == y[keys == k]).mean()), 4), "clips": int((keys == k).sum())}
            for k in np.unique(keys)]
     return sorted(out, key=lambda g: (g["accuracy"], g["value"]))
 
 
 def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int | None = None,
-             confusion: str | Path | None = None, by: str | None = None) -> dict:
+             confusion: str | Path | None = None, by: str | None = None, against: str | Path | None = None) -> dict:
     """Scores of one backend on a manifest; also saves the confusion matrix as a PNG at
     `confusion` (default: `default_confusion_png`), whose path the result names. `by` adds
-    the accuracy per label, speaker or voice (group_scores)."""
+    the accuracy per label, speaker or voice (group_scores); `against` adds a second model's
+    scores on the same clips and backend and whether the difference is more than noise
+    (melflow.eval.paired)."""
     data = clips(manifest, limit)
     logits, extra = predictions(model, data, backend)
     pred = logits.argmax(1)
@@ -167,8 +174,15 @@ def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int |
     if by:
         result["by"] = by
         result["groups"] = group_scores(manifest, limit, data.y, pred, by)
+    if against:
+        other = predictions(against, data, backend)[0].argmax(1)
+        voices = group_keys(manifest, limit, "voice")
+        voices = np.where(voices == "(none)", [f"(none) {i}" for i in range(len(voices))], voices)  # each its own
+        s = scores(data.y, other)
+        result["against"] = {"model": str(against), "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
+                             **paired_difference(data.y, pred, other, voices)}
     return result
 
 
 def evaluate_cli(args) -> None:
-    print(json.dumps(evaluate(args.model, args.manifest, args.backend, args.limit, args.confusion, args.by)))
+    print(json.dumps(evaluate(args.model, args.manifest, args.backend, args.limit, args.confusion, args.by, args.against)))
