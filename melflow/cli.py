@@ -14,7 +14,8 @@ def _data_kws(args):
     from melflow.data.kws import generate_kws_corpus
 
     generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs, splits=args.splits.split(","),
-                        random_voices=args.random_voices, accented_voices=args.accented_voices)
+                        random_voices=args.random_voices, accented_voices=args.accented_voices,
+                        vowel_variants=args.vowel_variants)
 
 
 def _data_speech_commands(args):
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add train clips of festival's Italian, Czech, Finnish, Catalan and Russian voices saying the keywords "
                           "with their accent (15 %% more per speech class; the other clips stay the same); all nine, or those named "
                           "(comma-separated, e.g. czech_dita,lp_diphone)")
+    kws.add_argument("--vowel-variants", action="store_true",
+                     help="add train clips of English espeak-ng voices saying each keyword with the vowel of another accent "
+                          "(20 %% more per keyword class; melflow/data/pronunciations.py)")
     kws.set_defaults(func=_data_kws)
     gsc = data_sub.add_parser("speech-commands", help="train/val/test manifests of a Google Speech Commands v2 folder")
     gsc.add_argument("--root", required=True, help="the corpus folder (with validation_list.txt, testing_list.txt)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from melflow.core import MelflowError
-from melflow.data import espeak_voices, festival_accents, kws
+from melflow.data import espeak_voices, festival_accents, kws, pronunciations
 from melflow.data.audio import fit_length, load_audio, write_wav
 from melflow.data.manifest import ManifestRow, read_manifest, write_manifest
 
@@ -262,6 +263,36 @@ def test_accented_festival_voices_are_train_only_and_say_keywords_in_their_own_s
     assert festival_accents.festival_text("kal_diphone", "right") == "right"  # English voices: as written
     for lang, table in festival_accents.RESPELLINGS.items():
         assert sorted(table) == sorted(kws.KEYWORDS), lang
+
+
+def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
+    plain, varied = kws.plan_kws_corpus("tiny", seed=3), kws.plan_kws_corpus("tiny", seed=3, vowel_variants=True)
+    added = [s for s in varied if s not in set(plain)]
+    assert set(plain) < set(varied) and {s.split for s in added} == {"train"}  # val and test stay as they are
+    assert {s.label for s in added} == set(kws.KEYWORDS)
+    for s in added:
+        assert s.phonemes in pronunciations.VOWEL_VARIANTS[s.label], s
+        assert s.speaker.startswith("espeak:") and s.speaker[7:].partition("+")[0] in pronunciations.ENGLISH_ACCENTS, s
+    assert len({s.relpath for s in varied}) == len(varied)  # no clip overwrites another
+    both = kws.plan_kws_corpus("tiny", seed=3, accented_voices=True, vowel_variants=True)
+    assert len({s.relpath for s in both}) == len(both) and len({s.seed for s in both}) == len(both)
+    # a variant keeps the keyword's consonants and is never another keyword's own pronunciation
+    for word, variants in pronunciations.VOWEL_VARIANTS.items():
+        assert len(set(variants)) == len(variants), word
+        others = {v for w, vs in pronunciations.VOWEL_VARIANTS.items() if w != word for v in vs}
+        assert not set(variants) & others, word
+
+
+@needs_tts
+def test_vowel_variant_is_said_from_phonemes_not_read_as_spelling():
+    spec = next(s for s in kws.plan_kws_corpus("tiny", seed=3, vowel_variants=True) if s.phonemes)
+    said = kws.render_clip(spec).astype(np.float64)
+    spelled = kws.render_clip(dataclasses.replace(spec, phonemes=None)).astype(np.float64)
+    assert np.abs(said).max() > 100 and not np.array_equal(said, spelled)
+    # espeak-ng itself: the phonemes as given, not the brackets spelled out
+    res = subprocess.run(["espeak-ng", "-q", "-x", "-v", "en-gb", pronunciations.espeak_phoneme_input("'0p")],
+                         capture_output=True, text=True)
+    assert res.stdout.strip() == "'0p", res.stdout
 
 
 @needs_tts

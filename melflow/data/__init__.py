@@ -10,4 +10,6 @@
   can hear more voices than espeak-ng ships (`--random-voices N`).
 - `melflow.data.festival_accents`: festival voices of other languages and the keywords
   respelled in their orthographies, for accented English in train (`--accented-voices`).
+- `melflow.data.pronunciations`: the keywords with the vowels of other English accents, in
+  espeak-ng phonemes, so that train makes the consonants carry the class (`--vowel-variants`).
 """

@@ -37,6 +37,7 @@ from melflow.data.audio import float_to_int16, resample, write_wav
 from melflow.data.espeak_voices import espeak_path_for, random_variant_names
 from melflow.data.festival_accents import ACCENTED_VOICES, DEBIAN_PACKAGES as ACCENT_PACKAGES, chosen_voices, festival_text
 from melflow.data.manifest import ManifestRow, write_manifest
+from melflow.data.pronunciations import ENGLISH_ACCENTS, VOWEL_VARIANTS, espeak_phoneme_input
 
 __all__ = [
     "KEYWORDS", "LABELS", "CLIP_SAMPLES", "SAMPLE_RATE", "UNKNOWN_WORDS", "SIZES", "SPLITS",
@@ -105,6 +106,9 @@ _FLITE_VARIANTS = {"train": range(0, 16), "val": range(16, 22), "test": range(0,
 # many as any one English engine speaks, so native English voices stay the majority.
 _ACCENTED_VARIANTS = range(0, 6)
 _ACCENTED_SHARE = 0.15
+# `--vowel-variants`: this share more clips per keyword in train, English espeak-ng speakers
+# saying the keyword with another accent's vowel (melflow.data.pronunciations).
+_VOWEL_VARIANT_SHARE = 0.2
 
 
 def _variant_split() -> dict[str, list[str]]:
@@ -162,6 +166,7 @@ class ClipSpec:
     split: str
     seed: tuple  # entropy for the clip's Generator
     babble_speakers: tuple = field(default=())
+    phonemes: str | None = None  # espeak-ng says these (melflow.data.pronunciations) instead of reading `word`
 
 
 def _safe(s: str) -> str:
@@ -169,11 +174,11 @@ def _safe(s: str) -> str:
 
 
 def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
-                    accented_voices=False) -> list[ClipSpec]:
+                    accented_voices=False, vowel_variants: bool = False) -> list[ClipSpec]:
     """Every clip of the corpus, in a fixed order, without rendering any audio. Val and
-    test depend on neither `random_voices` nor `accented_voices` (each split and class
-    draws from its own Generator), and `accented_voices` only adds clips: the plain
-    corpus's clips are the first of each class, unchanged."""
+    test depend on none of `random_voices`, `accented_voices` and `vowel_variants` (each
+    split and class draws from its own Generator), and the last two only add train clips:
+    the plain corpus's clips are the first of each class, unchanged."""
     if size not in SIZES:
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
@@ -208,6 +213,9 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                 specs.append(_spoken_clip(split, label, str(spk), i, seed, (si, li), words, esp, rng))
             if accented and label != "_silence_":
                 specs += _accented_clips(accented, esp, split, label, n, seed, (si, li), words)
+            if vowel_variants and split == "train" and label in KEYWORDS:
+                start = n + (int(round(n * _ACCENTED_SHARE)) if accented else 0)
+                specs += _vowel_variant_clips(esp, split, label, n, start, seed, (si, li), words)
     return specs
 
 
@@ -222,13 +230,31 @@ def _accented_clips(accented: list[str], esp: list[str], split: str, label: str,
             for k, i in enumerate(range(n, n + int(round(n * _ACCENTED_SHARE))))]
 
 
+def _vowel_variant_clips(esp: list[str], split: str, label: str, n: int, start: int, seed: int,
+                         where: tuple, words: list) -> list[ClipSpec]:
+    """The clips `--vowel-variants` adds to a keyword class (numbered from `start`, after
+    any accented ones): English espeak-ng speakers saying it with another accent's vowel,
+    from a Generator of their own so that the other clips do not change."""
+    si, li = where
+    rng = np.random.default_rng([seed, si, li, 9])
+    english = [s for s in esp if s.split(":", 1)[1].partition("+")[0] in ENGLISH_ACCENTS]
+    if not english:
+        raise MelflowError(f"--vowel-variants: split {split} has no English espeak-ng speaker to say them")
+    order = [str(x) for x in rng.permutation(english)]
+    variants = VOWEL_VARIANTS[label]
+    return [_spoken_clip(split, label, order[k % len(order)], i, seed, where, words, esp, rng,
+                         phonemes=variants[int(rng.integers(len(variants)))])
+            for k, i in enumerate(range(start, start + int(round(n * _VOWEL_VARIANT_SHARE))))]
+
+
 def _spoken_clip(split: str, label: str, spk: str, i: int, seed: int, where: tuple, words: list, esp: list[str],
-                 rng: np.random.Generator) -> ClipSpec:
+                 rng: np.random.Generator, phonemes: str | None = None) -> ClipSpec:
     """Clip `i` of a speech class, said by `spk` over babble of two espeak-ng speakers drawn from `rng`."""
     word = label if label in KEYWORDS else str(words[i % len(words)])
     babble = tuple(str(s) for s in rng.choice(esp, size=2, replace=False))
-    name = f"{split}/{label}/{_safe(word)}_{_safe(spk)}_{i:05d}.wav"
-    return ClipSpec(name, label, word, spk, split, (seed, *where, i), babble)
+    said = f"{_safe(word)}-{_safe(phonemes)}" if phonemes else _safe(word)
+    name = f"{split}/{label}/{said}_{_safe(spk)}_{i:05d}.wav"
+    return ClipSpec(name, label, word, spk, split, (seed, *where, i), babble, phonemes)
 
 
 # ---- rendering -----------------------------------------------------------------------
@@ -280,7 +306,8 @@ def _synth_word(spec: ClipSpec, rng: np.random.Generator, tmp: str) -> np.ndarra
     raw = os.path.join(tmp, "raw.wav")
     fx: list[str] = []
     if spec.speaker.startswith("espeak:"):
-        _espeak(spec.word, spec.speaker, base["wpm"] * rng.uniform(0.88, 1.12), base["pitch"] + rng.uniform(-10, 10), raw)
+        text = espeak_phoneme_input(spec.phonemes) if spec.phonemes else spec.word
+        _espeak(text, spec.speaker, base["wpm"] * rng.uniform(0.88, 1.12), base["pitch"] + rng.uniform(-10, 10), raw)
         if rng.random() < 0.25:
             fx += ["pitch", f"{rng.uniform(-150, 150):.1f}"]
     else:
@@ -470,14 +497,15 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
 
 
 def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
-                        random_voices: int = 0, accented_voices=False) -> dict:
+                        random_voices: int = 0, accented_voices=False, vowel_variants: bool = False) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
     (counts per split and class, speakers per split). Returns the summary.
 
     `splits` renders only some splits (the demo needs only `test`); a clip is the same
     whichever splits are rendered with it. `random_voices` and `accented_voices` add
-    voices to train (see `split_speakers`)."""
+    voices to train (see `split_speakers`), `vowel_variants` keywords said with other
+    accents' vowels (melflow.data.pronunciations)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
@@ -485,7 +513,8 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown:
         raise MelflowError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
-    specs = [s for s in plan_kws_corpus(size, seed, random_voices, accented_voices) if s.split in splits]
+    specs = [s for s in plan_kws_corpus(size, seed, random_voices, accented_voices, vowel_variants)
+             if s.split in splits]
     render_specs(specs, out, jobs=jobs, progress=progress)
 
     by_split: dict[str, list[ClipSpec]] = defaultdict(list)
@@ -497,6 +526,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "seed": seed,
         "random_voices": int(random_voices),
         "accented_voices": chosen_voices(accented_voices),
+        "vowel_variants": bool(vowel_variants),
         "sample_rate": SAMPLE_RATE,
         "clip_samples": CLIP_SAMPLES,
         "labels": LABELS,
