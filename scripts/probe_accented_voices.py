@@ -26,8 +26,7 @@ import numpy as np
 from melflow.core import reports_errors
 from melflow.data import kws
 from melflow.data.festival_accents import ACCENTED_VOICES, chosen_voices
-from melflow.data.manifest import ManifestRow, write_manifest
-from melflow.eval.evaluate import evaluate
+from melflow.eval.probe import evaluate_rendered
 
 FIRST_VARIANT = 10  # the train split's accented speakers are #00-#05
 
@@ -58,11 +57,7 @@ def main(argv=None) -> int:
     ap.add_argument("--voices", default="all", help="comma-separated accented voices to probe (default: all nine)")
     ap.add_argument("--backend", choices=["torch", "golden"], default="golden")
     args = ap.parse_args(argv)
-    specs = probe_specs(args.per_voice, args.seed, args.voices)
-    kws.render_specs(specs, args.out)
-    manifest = args.out / "probe.csv"
-    write_manifest(manifest, [ManifestRow(args.out / s.relpath, s.label, s.speaker, s.split) for s in specs])
-    result = evaluate(args.model, manifest, args.backend, by="voice")
+    result = evaluate_rendered(probe_specs(args.per_voice, args.seed, args.voices), args.out, args.model, args.backend, "voice")
     result["voices_accuracy_range"] = [float(np.min([g["accuracy"] for g in result["groups"]])),
                                        float(np.max([g["accuracy"] for g in result["groups"]]))]
     print(json.dumps(result))

@@ -328,6 +328,21 @@ def test_accented_voice_probe_uses_speakers_train_never_has():
         kws.plan_kws_corpus("tiny", accented_voices="czech_ph,klingon_diphone")
 
 
+def test_vowel_shift_probe_says_every_keyword_every_way_by_speakers_train_never_has():
+    import runpy
+    from pathlib import Path
+
+    probe = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "probe_vowel_shift.py"), run_name="probe")
+    specs = probe["probe_specs"](3, seed=0)
+    assert not {s.speaker for s in specs} & set(kws.split_speakers()["train"])
+    assert len({s.relpath for s in specs}) == len(specs) == 3 * sum(1 + len(v) for v in pronunciations.VOWEL_VARIANTS.values())
+    assert {probe["pronunciation"](s) for s in specs} == (
+        {f"{w}+own" for w in kws.KEYWORDS} | {f"{w}+{v}" for w, vs in pronunciations.VOWEL_VARIANTS.items() for v in vs})
+    groups = [{"value": "up+own", "accuracy": 1.0, "clips": 3}, {"value": "up+'0p", "accuracy": 0.0, "clips": 2},
+              {"value": "off+'Vf", "accuracy": 0.5, "clips": 2}]
+    assert probe["share_correct"](groups, own=True) == 1.0 and probe["share_correct"](groups, own=False) == 0.25
+
+
 def test_missing_festival_voice_is_named_with_its_package(monkeypatch, tmp_path):
     monkeypatch.setattr(kws, "_FESTIVAL_VOICE_DIR", tmp_path)
     monkeypatch.setattr(kws.shutil, "which", lambda t: "/usr/bin/" + t)
