@@ -186,26 +186,26 @@ def test_eval_by_voice_and_label_splits_the_clips_worst_first(tiny_corpus, shipp
 
 def test_paired_difference_tells_a_real_gap_from_noise():
     """The same predictions differ by nothing; a model right on 40 more clips of 400 spread
-    over 20 voices is better beyond doubt; a 2-clip edge is noise."""
+    over 20 speakers is better beyond doubt; a 2-clip edge is noise."""
     import numpy as np
 
     from melflow.eval.paired import paired_difference
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 12, 400)
-    voices = np.repeat(np.arange(20), 20)
+    speakers = np.repeat(np.arange(20), 20)
     b = np.where(rng.random(400) < 0.8, y, (y + 1) % 12)
-    same = paired_difference(y, b, b, voices)
+    same = paired_difference(y, b, b, speakers)
     assert same["points"] == 0 and same["points_ci95"] == [0, 0] and same["mcnemar_p"] == 1.0
     wrong = np.flatnonzero(b != y)
     better = b.copy()
     better[wrong[:40]] = y[wrong[:40]]
-    r = paired_difference(y, better, b, voices)
+    r = paired_difference(y, better, b, speakers)
     assert r["points"] == 10.0 and r["only_model_right"] == 40 and r["only_against_right"] == 0
-    assert r["mcnemar_p"] < 1e-6 and r["points_ci95"][0] > 0 and r["voices"] == 20
+    assert r["mcnemar_p"] < 1e-6 and r["points_ci95"][0] > 0 and r["speakers"] == 20
     edge = b.copy()
     edge[wrong[:2]] = y[wrong[:2]]
-    r = paired_difference(y, edge, b, voices)
+    r = paired_difference(y, edge, b, speakers)
     assert r["mcnemar_p"] == 0.5 and r["points_ci95"][0] <= 0 <= r["points_ci95"][1]
 
 
@@ -214,6 +214,11 @@ def test_eval_against_a_second_model_on_the_same_clips(tiny_corpus, shipped_mode
     assert cli(["eval", "--model", str(shipped_model), "--manifest", str(manifest), "--against", str(shipped_model)]) == 0
     r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert r["against"]["accuracy"] == r["accuracy"] and r["against"]["points"] == 0 and r["against"]["mcnemar_p"] == 1.0
+    # the bootstrap resamples speakers (each noise-only clip on its own), not the few accents they share
+    from melflow.data.manifest import read_manifest
+
+    rows = read_manifest(manifest)
+    assert r["against"]["speakers"] == len({x.speaker for x in rows if x.speaker}) + sum(not x.speaker for x in rows)
     assert cli(["eval", "--model", str(shipped_model), "--manifest", str(manifest), "--against", "nowhere.pt"]) == 2
     assert "nowhere.pt" in capsys.readouterr().err
 

@@ -176,11 +176,11 @@ def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int |
         result["groups"] = group_scores(manifest, limit, data.y, pred, by)
     if against:
         other = predictions(against, data, backend)[0].argmax(1)
-        voices = group_keys(manifest, limit, "voice")
-        voices = np.where(voices == "(none)", [f"(none) {i}" for i in range(len(voices))], voices)  # each its own
+        speakers = group_keys(manifest, limit, "speaker")
+        speakers = np.where(speakers == "(none)", [f"(none) {i}" for i in range(len(speakers))], speakers)  # each its own
         s = scores(data.y, other)
         result["against"] = {"model": str(against), "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
-                             **paired_difference(data.y, pred, other, voices)}
+                             **paired_difference(data.y, pred, other, speakers)}
     return result
 
 

@@ -6,9 +6,11 @@ both on the same predictions:
 
 * McNemar's exact test on the clips only one of the two gets right (scipy's binomial test):
   how often a split this lopsided appears when neither model is better, clip by clip.
-* A bootstrap confidence interval of the difference that resamples whole voices, not
-  clips. A voice's clips fail together (an accent, a vocal tract), so resampling clips
+* A bootstrap confidence interval of the difference that resamples whole speakers, not
+  clips. A speaker's clips fail together (one vocal tract, one accent), so resampling clips
   would understate the spread on unseen speakers, which is the spread that matters here.
+  Not whole voices (an accent across its variants): a test split has only a few of them
+  (three in melflow's), too few to resample; most draws would miss one entirely.
 
 Written by hand because no library we use resamples by cluster for a paired difference
 (torchmetrics' BootStrapper resamples items); it is a few lines of numpy.
@@ -22,7 +24,7 @@ from scipy.stats import binomtest
 
 def paired_difference(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, clusters: np.ndarray,
                       n_boot: int = 2000, seed: int = 0) -> dict:
-    """Accuracy of A minus accuracy of B in points, its 95 % interval over voices
+    """Accuracy of A minus accuracy of B in points, its 95 % interval over speakers
     (`clusters`: one key per clip), and McNemar's exact p-value."""
     a, b = pred_a == y, pred_b == y
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
@@ -39,5 +41,5 @@ def paired_difference(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, clu
         "only_model_right": only_a,
         "only_against_right": only_b,
         "mcnemar_p": round(float(p), 4),
-        "voices": int(len(keys)),
+        "speakers": int(len(keys)),
     }
