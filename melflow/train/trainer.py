@@ -8,6 +8,7 @@ beside it, since the compiler starts from that.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -279,6 +280,13 @@ def _fit(rank: int, job: _Job) -> dict | None:
                     resume_path(job.out))
     if world > 1:
         _check_in_step(model)
+        # DDP's reducer holds the process group and is freed with the GIL held; were it the
+        # last holder, gloo's destructor would join a worker thread that may still need the
+        # GIL to free the last collective's tensors: a deadlock (pytorch/pytorch#56297) that
+        # hung a two-process run. So the reducer goes first, and the group's last reference
+        # is the registry's, whose destructor releases the GIL.
+        del net
+        gc.collect()
         dist.destroy_process_group()
     if rank > 0:
         return None
