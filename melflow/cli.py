@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also the accuracy per class, speaker or voice (speaker id up to its first + or #), worst first")
     ev.add_argument("--against", default=None, metavar="MODEL",
                     help="a second model on the same clips and backend: both scores, the difference in points with "
-                         "a 95 %% interval over voices, and McNemar's p-value (melflow/eval/paired.py)")
+                         "a 95 %% interval over speakers, and McNemar's p-value (melflow/eval/paired.py)")
     ev.set_defaults(func=_eval)
 
     sal = sub.add_parser("saliency", help="gradient x input saliency maps over the log-Mel input, one PNG per clip")

@@ -211,40 +211,28 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                     spk = esp_order[n_esp % len(esp_order)]
                     n_esp += 1
                 specs.append(_spoken_clip(split, label, str(spk), i, seed, (si, li), words, esp, rng))
-            if accented and label != "_silence_":
-                specs += _accented_clips(accented, esp, split, label, n, seed, (si, li), words)
+            said = (split, label, seed, (si, li), words, esp)
+            added = _added_clips(accented, 8, round(n * _ACCENTED_SHARE), n, *said) if accented and label != "_silence_" else []
             if vowel_variants and split == "train" and label in KEYWORDS:
-                start = n + (int(round(n * _ACCENTED_SHARE)) if accented else 0)
-                specs += _vowel_variant_clips(esp, split, label, n, start, seed, (si, li), words)
+                english = [s for s in esp if s.split(":", 1)[1].partition("+")[0] in ENGLISH_ACCENTS]
+                added += _added_clips(english, 9, round(n * _VOWEL_VARIANT_SHARE), n + len(added), *said,
+                                      phonemes=VOWEL_VARIANTS[label])
+            specs += added
     return specs
 
 
-def _accented_clips(accented: list[str], esp: list[str], split: str, label: str, n: int, seed: int,
-                    where: tuple, words: list) -> list[ClipSpec]:
-    """The clips `--accented-voices` adds to a class after its `n` plain ones, from a
-    Generator of their own so that the plain clips do not change."""
+def _added_clips(speakers: list[str], stream: int, count: int, start: int, split: str, label: str, seed: int,
+                 where: tuple, words: list, esp: list[str], phonemes: list[str] | None = None) -> list[ClipSpec]:
+    """`count` clips a train option adds to a class, numbered from `start` (after the clips
+    before them), said by `speakers` in turn and drawn from a Generator of their own
+    (`stream`) so that the other clips do not change; with `phonemes`, each clip is said
+    from one of them (`--vowel-variants`), else from the word (`--accented-voices`)."""
     si, li = where
-    rng = np.random.default_rng([seed, si, li, 8])
-    order = [str(x) for x in rng.permutation(accented)]
-    return [_spoken_clip(split, label, order[k % len(order)], i, seed, where, words, esp, rng)
-            for k, i in enumerate(range(n, n + int(round(n * _ACCENTED_SHARE))))]
-
-
-def _vowel_variant_clips(esp: list[str], split: str, label: str, n: int, start: int, seed: int,
-                         where: tuple, words: list) -> list[ClipSpec]:
-    """The clips `--vowel-variants` adds to a keyword class (numbered from `start`, after
-    any accented ones): English espeak-ng speakers saying it with another accent's vowel,
-    from a Generator of their own so that the other clips do not change."""
-    si, li = where
-    rng = np.random.default_rng([seed, si, li, 9])
-    english = [s for s in esp if s.split(":", 1)[1].partition("+")[0] in ENGLISH_ACCENTS]
-    if not english:
-        raise MelflowError(f"--vowel-variants: split {split} has no English espeak-ng speaker to say them")
-    order = [str(x) for x in rng.permutation(english)]
-    variants = VOWEL_VARIANTS[label]
+    rng = np.random.default_rng([seed, si, li, stream])
+    order = [str(x) for x in rng.permutation(speakers)]
     return [_spoken_clip(split, label, order[k % len(order)], i, seed, where, words, esp, rng,
-                         phonemes=variants[int(rng.integers(len(variants)))])
-            for k, i in enumerate(range(start, start + int(round(n * _VOWEL_VARIANT_SHARE))))]
+                         phonemes=phonemes[int(rng.integers(len(phonemes)))] if phonemes else None)
+            for k, i in enumerate(range(start, start + count))]
 
 
 def _spoken_clip(split: str, label: str, spk: str, i: int, seed: int, where: tuple, words: list, esp: list[str],
