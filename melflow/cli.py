@@ -68,6 +68,8 @@ def _frontend_check(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from melflow.data.pronunciations import VOWEL_VARIANT_SHARE
+
     p = argparse.ArgumentParser(prog="melflow", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -85,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add train clips of festival's Italian, Czech, Finnish, Catalan and Russian voices saying the keywords "
                           "with their accent (15 %% more per speech class; the other clips stay the same); all nine, or those named "
                           "(comma-separated, e.g. czech_dita,lp_diphone)")
-    kws.add_argument("--vowel-variants", action="store_true",
-                     help="add train clips of English espeak-ng voices saying each keyword with the vowel of another accent "
-                          "(20 %% more per keyword class; melflow/data/pronunciations.py)")
+    kws.add_argument("--vowel-variants", type=float, nargs="?", const=VOWEL_VARIANT_SHARE, default=0.0, metavar="SHARE",
+                     help="add train clips of English espeak-ng voices saying each keyword with the vowel of another accent: "
+                          "SHARE more per keyword class (default %(const)s; melflow/data/pronunciations.py)")
     kws.set_defaults(func=_data_kws)
     gsc = data_sub.add_parser("speech-commands", help="train/val/test manifests of a Google Speech Commands v2 folder")
     gsc.add_argument("--root", required=True, help="the corpus folder (with validation_list.txt, testing_list.txt)")

@@ -210,6 +210,27 @@ def test_determinism(tiny_corpus, tmp_path):
     assert not np.array_equal(other, kws.render_clip(specs[0]))
 
 
+@needs_tts
+def test_rerender_keeps_clips_made_the_same_way_and_redoes_the_rest(tmp_path):
+    specs = kws.plan_kws_corpus("tiny", seed=3)
+    picks = [next(s for s in specs if s.speaker and s.speaker.startswith("espeak:")),
+             next(s for s in specs if s.label == "_silence_")]
+    assert kws.render_specs(picks, tmp_path, jobs=1, progress=False) == 2
+    first = {s.relpath: (tmp_path / s.relpath).read_bytes() for s in picks}
+    assert kws.render_specs(picks, tmp_path, jobs=1, progress=False) == 0  # an interrupted run's done clips
+    # the same file name from another plan (another corpus seed) is not the same clip
+    moved = dataclasses.replace(picks[0], seed=(4, *picks[0].seed[1:]))
+    assert kws.render_specs([moved, picks[1]], tmp_path, jobs=1, progress=False) == 1
+    assert (tmp_path / moved.relpath).read_bytes() != first[moved.relpath]
+    assert kws.render_specs(picks, tmp_path, jobs=1, progress=False) == 1
+    # a clip cut short (a copy interrupted outside melflow) has no readable key: rendered again
+    clip = tmp_path / picks[1].relpath
+    clip.write_bytes(clip.read_bytes()[:30])
+    assert kws.render_specs(picks, tmp_path, jobs=1, progress=False) == 1
+    assert {s.relpath: (tmp_path / s.relpath).read_bytes() for s in picks} == first
+    assert not list(tmp_path.rglob("*.part"))
+
+
 def test_random_voices_join_train_only_and_leave_val_and_test_alone():
     plain, drawn = kws.plan_kws_corpus("tiny", seed=3), kws.plan_kws_corpus("tiny", seed=3, random_voices=5)
     assert [s for s in plain if s.split != "train"] == [s for s in drawn if s.split != "train"]
@@ -266,7 +287,8 @@ def test_accented_festival_voices_are_train_only_and_say_keywords_in_their_own_s
 
 
 def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
-    plain, varied = kws.plan_kws_corpus("tiny", seed=3), kws.plan_kws_corpus("tiny", seed=3, vowel_variants=True)
+    share = pronunciations.VOWEL_VARIANT_SHARE
+    plain, varied = kws.plan_kws_corpus("tiny", seed=3), kws.plan_kws_corpus("tiny", seed=3, vowel_variants=share)
     added = [s for s in varied if s not in set(plain)]
     assert set(plain) < set(varied) and {s.split for s in added} == {"train"}  # val and test stay as they are
     assert {s.label for s in added} == set(kws.KEYWORDS)
@@ -274,8 +296,14 @@ def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
         assert s.phonemes in pronunciations.VOWEL_VARIANTS[s.label], s
         assert s.speaker.startswith("espeak:") and s.speaker[7:].partition("+")[0] in pronunciations.ENGLISH_ACCENTS, s
     assert len({s.relpath for s in varied}) == len(varied)  # no clip overwrites another
-    both = kws.plan_kws_corpus("tiny", seed=3, accented_voices=True, vowel_variants=True)
+    both = kws.plan_kws_corpus("tiny", seed=3, accented_voices=True, vowel_variants=share)
     assert len({s.relpath for s in both}) == len(both) and len({s.seed for s in both}) == len(both)
+    # a larger share keeps the smaller one's clips (a corpus grows by rendering only the rest)
+    more = kws.plan_kws_corpus("tiny", seed=3, vowel_variants=5 * share)
+    assert set(varied) < set(more) and len(more) - len(plain) == 5 * len(added)
+    for bad in (-0.1, 4.5):
+        with pytest.raises(MelflowError, match="--vowel-variants"):
+            kws.plan_kws_corpus("tiny", seed=3, vowel_variants=bad)
     # a variant keeps the keyword's consonants and is never another keyword's own pronunciation
     for word, variants in pronunciations.VOWEL_VARIANTS.items():
         assert len(set(variants)) == len(variants), word
@@ -285,7 +313,7 @@ def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
 
 @needs_tts
 def test_vowel_variant_is_said_from_phonemes_not_read_as_spelling():
-    spec = next(s for s in kws.plan_kws_corpus("tiny", seed=3, vowel_variants=True) if s.phonemes)
+    spec = next(s for s in kws.plan_kws_corpus("tiny", seed=3, vowel_variants=0.2) if s.phonemes)
     said = kws.render_clip(spec).astype(np.float64)
     spelled = kws.render_clip(dataclasses.replace(spec, phonemes=None)).astype(np.float64)
     assert np.abs(said).max() > 100 and not np.array_equal(said, spelled)

@@ -13,7 +13,7 @@ from scipy.signal import resample_poly
 
 from melflow.core import MelflowError
 
-__all__ = ["load_audio", "fit_length", "write_wav", "float_to_int16", "resample"]
+__all__ = ["load_audio", "fit_length", "write_wav", "wav_comment", "float_to_int16", "resample"]
 
 
 def float_to_int16(x: np.ndarray) -> np.ndarray:
@@ -72,11 +72,28 @@ def fit_length(pcm: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def write_wav(path, pcm_int16: np.ndarray, sr: int = 16000) -> None:
-    """Write mono (or frames x channels) int16 samples as a 16-bit PCM WAV file."""
+def write_wav(path, pcm_int16: np.ndarray, sr: int = 16000, comment: str = "") -> None:
+    """Write mono (or frames x channels) int16 samples as a 16-bit PCM WAV file, with
+    `comment` in its INFO chunk. The file appears whole or not at all (written beside it,
+    then renamed), so an interrupted writer never leaves a short clip that looks done."""
     pcm = np.asarray(pcm_int16)
     if pcm.dtype != np.int16:
         raise MelflowError(f"{path}: write_wav expects int16 samples, got {pcm.dtype}")
     path = Path(path)
     os.makedirs(path.parent, exist_ok=True)
-    sf.write(str(path), pcm, int(sr), subtype="PCM_16", format="WAV")
+    part = path.with_name(path.name + ".part")
+    channels = 1 if pcm.ndim == 1 else pcm.shape[1]
+    with sf.SoundFile(str(part), "w", samplerate=int(sr), channels=channels, subtype="PCM_16", format="WAV") as f:
+        if comment:
+            f.comment = comment
+        f.write(pcm)
+    os.replace(part, path)
+
+
+def wav_comment(path) -> str | None:
+    """The comment a WAV file carries ("" if none), or None when it cannot be read."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            return f.comment
+    except (OSError, RuntimeError):  # soundfile's errors are RuntimeErrors
+        return None

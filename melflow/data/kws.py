@@ -8,6 +8,8 @@ voice that the train split never hears (festival speaks in train and val only; w
 extra train clips: melflow.data.festival_accents). Every clip is rendered from its own seeded
 numpy Generator (derived from the corpus seed and the clip's position in the plan), so the
 same seed and size give the same WAV bytes whatever the number of worker processes.
+Each WAV carries the key of what made it (`clip_key`), so a rerun into the same folder (after
+an interruption, or with a larger share of added clips) renders only the clips it lacks.
 
 Per utterance: rate/pitch jitter, sox effects (speed, pitch, EQ, band limits, light
 reverb), random placement in the 1 s clip, random gain, and background noise (white, pink,
@@ -17,6 +19,8 @@ including digital near-silence.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -33,7 +37,7 @@ import numpy as np
 import soundfile as sf
 
 from melflow.core import MelflowError
-from melflow.data.audio import float_to_int16, resample, write_wav
+from melflow.data.audio import float_to_int16, resample, wav_comment, write_wav
 from melflow.data.espeak_voices import espeak_path_for, random_variant_names
 from melflow.data.festival_accents import ACCENTED_VOICES, DEBIAN_PACKAGES as ACCENT_PACKAGES, chosen_voices, festival_text
 from melflow.data.manifest import ManifestRow, write_manifest
@@ -106,9 +110,6 @@ _FLITE_VARIANTS = {"train": range(0, 16), "val": range(16, 22), "test": range(0,
 # many as any one English engine speaks, so native English voices stay the majority.
 _ACCENTED_VARIANTS = range(0, 6)
 _ACCENTED_SHARE = 0.15
-# `--vowel-variants`: this share more clips per keyword in train, English espeak-ng speakers
-# saying the keyword with another accent's vowel (melflow.data.pronunciations).
-_VOWEL_VARIANT_SHARE = 0.2
 
 
 def _variant_split() -> dict[str, list[str]]:
@@ -174,15 +175,19 @@ def _safe(s: str) -> str:
 
 
 def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
-                    accented_voices=False, vowel_variants: bool = False) -> list[ClipSpec]:
+                    accented_voices=False, vowel_variants: float = 0.0) -> list[ClipSpec]:
     """Every clip of the corpus, in a fixed order, without rendering any audio. Val and
     test depend on none of `random_voices`, `accented_voices` and `vowel_variants` (each
     split and class draws from its own Generator), and the last two only add train clips:
-    the plain corpus's clips are the first of each class, unchanged."""
+    the plain corpus's clips are the first of each class, unchanged. `vowel_variants` is
+    the share of clips added to each keyword class (0: none); a larger share keeps a
+    smaller one's clips and adds more after them."""
     if size not in SIZES:
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
         raise MelflowError(f"--seed must be >= 0, got {seed}")
+    if not 0 <= vowel_variants <= 4:
+        raise MelflowError(f"--vowel-variants must be a share between 0 and 4, got {vowel_variants}")
     speakers = split_speakers(random_voices, accented_voices)
     specs: list[ClipSpec] = []
     for si, split in enumerate(SPLITS):
@@ -215,7 +220,7 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
             added = _added_clips(accented, 8, round(n * _ACCENTED_SHARE), n, *said) if accented and label != "_silence_" else []
             if vowel_variants and split == "train" and label in KEYWORDS:
                 english = [s for s in esp if s.split(":", 1)[1].partition("+")[0] in ENGLISH_ACCENTS]
-                added += _added_clips(english, 9, round(n * _VOWEL_VARIANT_SHARE), n + len(added), *said,
+                added += _added_clips(english, 9, round(n * vowel_variants), n + len(added), *said,
                                       phonemes=VOWEL_VARIANTS[label])
             specs += added
     return specs
@@ -430,9 +435,36 @@ def render_clip(spec: ClipSpec) -> np.ndarray:
         return float_to_int16(clip)
 
 
+_RENDER_SOURCES = ("kws.py", "audio.py", "espeak_voices.py", "festival_accents.py", "pronunciations.py")
+_SYNTHESISERS = (["espeak-ng", "--version"], ["flite", "--version"], ["sox", "--version"], ["festival", "--version"])
+
+
+@functools.lru_cache(maxsize=1)
+def _renderer_fingerprint() -> str:
+    """Hash of the rendering code and the synthesisers' versions: a clip made by other code
+    or another espeak-ng may sound different, so it is never reused."""
+    h = hashlib.sha1()
+    here = Path(__file__).parent
+    for name in _RENDER_SOURCES:
+        h.update((here / name).read_bytes())
+    for cmd in _SYNTHESISERS:
+        try:
+            res = subprocess.run(cmd, capture_output=True, timeout=30)
+            h.update(res.stdout + res.stderr)
+        except (OSError, subprocess.TimeoutExpired):
+            h.update(f"{cmd[0]} missing".encode())
+    return h.hexdigest()[:12]
+
+
+def clip_key(spec: ClipSpec) -> str:
+    """What a clip is a pure function of: its spec and the renderer. Written into the WAV's
+    comment, so a rerun reuses a clip only when its file says it was made the same way."""
+    return f"melflow-kws {_renderer_fingerprint()} {hashlib.sha1(repr(spec).encode()).hexdigest()[:16]}"
+
+
 def _work(args) -> str:
     spec, out = args
-    write_wav(Path(out) / spec.relpath, render_clip(spec), SAMPLE_RATE)
+    write_wav(Path(out) / spec.relpath, render_clip(spec), SAMPLE_RATE, comment=clip_key(spec))
     return spec.relpath
 
 
@@ -454,8 +486,9 @@ def _check_tools(specs) -> None:
         raise MelflowError(f"festival voice(s) {', '.join(missing)} not installed under {_FESTIVAL_VOICE_DIR} ({hint})")
 
 
-def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
-    """Render and write the given clips under `out` (in parallel with `jobs` processes)."""
+def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> int:
+    """Render and write the given clips under `out` (in parallel with `jobs` processes),
+    except those already there with the same `clip_key`. Returns how many it rendered."""
     from tqdm import tqdm
 
     _check_tools(specs)
@@ -465,6 +498,11 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
         raise MelflowError(f"--jobs must be >= 0, got {jobs}")
     if jobs == 0:
         jobs = os.cpu_count() or 1
+    specs = list(specs)
+    todo = [s for s in specs if wav_comment(out / s.relpath) != clip_key(s)]
+    if progress and len(todo) < len(specs):
+        print(f"{out}: {len(specs) - len(todo)} of {len(specs)} clips already rendered the same way, kept", flush=True)
+    specs = todo
     tasks = [(s, str(out)) for s in specs]
     for spk in {v for s in specs for v in (s.speaker, *s.babble_speakers) if v and v.startswith("espeak:")}:
         espeak_path_for(spk.partition("+")[2])  # drawn variants written before the workers fork
@@ -482,18 +520,20 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> None:
                     bar.update(1)
     finally:
         bar.close()
+    return len(specs)
 
 
 def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
-                        random_voices: int = 0, accented_voices=False, vowel_variants: bool = False) -> dict:
+                        random_voices: int = 0, accented_voices=False, vowel_variants: float = 0.0) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
     (counts per split and class, speakers per split). Returns the summary.
 
     `splits` renders only some splits (the demo needs only `test`); a clip is the same
-    whichever splits are rendered with it. `random_voices` and `accented_voices` add
-    voices to train (see `split_speakers`), `vowel_variants` keywords said with other
-    accents' vowels (melflow.data.pronunciations)."""
+    whichever splits are rendered with it. Clips already in `out` with the same key are
+    kept (`render_specs`), so an interrupted run picks up where it stopped. `random_voices` and `accented_voices` add
+    voices to train (see `split_speakers`), `vowel_variants` that share more keyword clips
+    said with other accents' vowels (melflow.data.pronunciations)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
@@ -514,7 +554,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "seed": seed,
         "random_voices": int(random_voices),
         "accented_voices": chosen_voices(accented_voices),
-        "vowel_variants": bool(vowel_variants),
+        "vowel_variants": float(vowel_variants),
         "sample_rate": SAMPLE_RATE,
         "clip_samples": CLIP_SAMPLES,
         "labels": LABELS,

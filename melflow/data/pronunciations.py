@@ -17,6 +17,10 @@ keyword's consonants.
 
 from __future__ import annotations
 
+# `melflow data kws --vowel-variants` without a share: this share more clips per keyword
+# class in train.
+VOWEL_VARIANT_SHARE = 0.2
+
 # keyword -> its vowel as other English accents say it (the espeak-ng en-us/en-gb
 # pronunciation, e.g. j'Es for "yes", is not repeated: the plain corpus has it).
 VOWEL_VARIANTS = {
