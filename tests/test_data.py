@@ -313,7 +313,8 @@ def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
 
 @needs_tts
 def test_vowel_variant_is_said_from_phonemes_not_read_as_spelling():
-    spec = next(s for s in kws.plan_kws_corpus("tiny", seed=3, vowel_variants=0.2) if s.phonemes)
+    spec = next(s for s in kws.plan_kws_corpus("tiny", seed=3, vowel_variants=pronunciations.VOWEL_VARIANT_SHARE)
+                if s.phonemes)
     said = kws.render_clip(spec).astype(np.float64)
     spelled = kws.render_clip(dataclasses.replace(spec, phonemes=None)).astype(np.float64)
     assert np.abs(said).max() > 100 and not np.array_equal(said, spelled)

@@ -186,7 +186,7 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
         raise MelflowError(f"--seed must be >= 0, got {seed}")
-    if not 0 <= vowel_variants <= 4:
+    if not 0 <= vowel_variants <= 4:  # a share of the class, not a percentage
         raise MelflowError(f"--vowel-variants must be a share between 0 and 4, got {vowel_variants}")
     speakers = split_speakers(random_voices, accented_voices)
     specs: list[ClipSpec] = []
@@ -463,8 +463,8 @@ def clip_key(spec: ClipSpec) -> str:
 
 
 def _work(args) -> str:
-    spec, out = args
-    write_wav(Path(out) / spec.relpath, render_clip(spec), SAMPLE_RATE, comment=clip_key(spec))
+    spec, out, key = args
+    write_wav(Path(out) / spec.relpath, render_clip(spec), SAMPLE_RATE, comment=key)
     return spec.relpath
 
 
@@ -491,6 +491,7 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> int:
     except those already there with the same `clip_key`. Returns how many it rendered."""
     from tqdm import tqdm
 
+    specs = list(specs)
     _check_tools(specs)
     out = Path(out)
     jobs = 0 if jobs is None else int(jobs)
@@ -498,13 +499,11 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> int:
         raise MelflowError(f"--jobs must be >= 0, got {jobs}")
     if jobs == 0:
         jobs = os.cpu_count() or 1
-    specs = list(specs)
-    todo = [s for s in specs if wav_comment(out / s.relpath) != clip_key(s)]
-    if progress and len(todo) < len(specs):
-        print(f"{out}: {len(specs) - len(todo)} of {len(specs)} clips already rendered the same way, kept", flush=True)
-    specs = todo
-    tasks = [(s, str(out)) for s in specs]
-    for spk in {v for s in specs for v in (s.speaker, *s.babble_speakers) if v and v.startswith("espeak:")}:
+    keyed = [(s, str(out), clip_key(s)) for s in specs]
+    tasks = [t for t in keyed if wav_comment(out / t[0].relpath) != t[2]]
+    if progress and len(tasks) < len(keyed):
+        print(f"{out}: {len(keyed) - len(tasks)} of {len(keyed)} clips already rendered the same way, kept", flush=True)
+    for spk in {v for s, _, _ in tasks for v in (s.speaker, *s.babble_speakers) if v and v.startswith("espeak:")}:
         espeak_path_for(spk.partition("+")[2])  # drawn variants written before the workers fork
     bar = tqdm(total=len(tasks), desc="kws clips", unit="clip", disable=not progress)
     try:
@@ -520,7 +519,7 @@ def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> int:
                     bar.update(1)
     finally:
         bar.close()
-    return len(specs)
+    return len(tasks)
 
 
 def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
@@ -531,9 +530,10 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
 
     `splits` renders only some splits (the demo needs only `test`); a clip is the same
     whichever splits are rendered with it. Clips already in `out` with the same key are
-    kept (`render_specs`), so an interrupted run picks up where it stopped. `random_voices` and `accented_voices` add
-    voices to train (see `split_speakers`), `vowel_variants` that share more keyword clips
-    said with other accents' vowels (melflow.data.pronunciations)."""
+    kept (`render_specs`), so an interrupted run picks up where it stopped.
+    `random_voices` and `accented_voices` add voices to train (see `split_speakers`),
+    `vowel_variants` that share more keyword clips said with other accents' vowels
+    (melflow.data.pronunciations)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
