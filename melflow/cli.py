@@ -15,7 +15,7 @@ def _data_kws(args):
 
     generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs, splits=args.splits.split(","),
                         random_voices=args.random_voices, accented_voices=args.accented_voices,
-                        vowel_variants=args.vowel_variants)
+                        vowel_variants=args.vowel_variants, extra_unknown=args.extra_unknown)
 
 
 def _data_speech_commands(args):
@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     kws.add_argument("--vowel-variants", type=float, nargs="?", const=VOWEL_VARIANT_SHARE, default=0.0, metavar="SHARE",
                      help="add train clips of English espeak-ng voices saying each keyword with the vowel of another accent: "
                           "SHARE more per keyword class (default %(const)s; melflow/data/pronunciations.py)")
+    kws.add_argument("--extra-unknown", type=float, default=0.0, metavar="SHARE",
+                     help="add SHARE times the _unknown_ class's clips of other words to train, said by its usual speakers "
+                          "(default 0)")
     kws.set_defaults(func=_data_kws)
     gsc = data_sub.add_parser("speech-commands", help="train/val/test manifests of a Google Speech Commands v2 folder")
     gsc.add_argument("--root", required=True, help="the corpus folder (with validation_list.txt, testing_list.txt)")

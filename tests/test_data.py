@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from melflow.core import MelflowError
-from melflow.data import espeak_voices, festival_accents, kws, pronunciations
+from melflow.data import espeak_voices, festival_accents, kws, kws_render, pronunciations
 from melflow.data.audio import fit_length, load_audio, write_wav
 from melflow.data.manifest import ManifestRow, read_manifest, write_manifest
 
@@ -286,6 +286,26 @@ def test_accented_festival_voices_are_train_only_and_say_keywords_in_their_own_s
         assert sorted(table) == sorted(kws.KEYWORDS), lang
 
 
+def test_extra_unknown_adds_train_clips_of_other_words_by_the_usual_speakers():
+    plain = kws.plan_kws_corpus("small", seed=3)
+    more = kws.plan_kws_corpus("small", seed=3, extra_unknown=0.5, vowel_variants=0.2)
+    added = [s for s in more if s not in set(plain) and s.phonemes is None]
+    assert set(plain) < set(more) and {(s.split, s.label) for s in added} == {("train", "_unknown_")}
+    n_unknown = sum(s.split == "train" and s.label == "_unknown_" for s in plain)
+    assert len(added) == round(0.5 * n_unknown)
+    assert {s.word for s in added} == set(kws.UNKNOWN_WORDS)
+    speakers = kws.split_speakers()["train"]
+    assert {s.speaker for s in added} <= set(speakers)
+    flite_or_festival = sum(not s.speaker.startswith("espeak:") for s in added) / len(added)
+    assert 0.35 < flite_or_festival < 0.55  # the plain class's mix of engines (_FLITE_SHARE)
+    assert len({s.relpath for s in more}) == len(more) and len({s.seed for s in more}) == len(more)
+    larger = kws.plan_kws_corpus("small", seed=3, extra_unknown=1.0, vowel_variants=0.2)
+    assert set(more) < set(larger)  # a larger share keeps the smaller one's clips
+    for bad in (-0.5, 5):
+        with pytest.raises(MelflowError, match="--extra-unknown"):
+            kws.plan_kws_corpus("tiny", seed=3, extra_unknown=bad)
+
+
 def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
     share = pronunciations.VOWEL_VARIANT_SHARE
     plain, varied = kws.plan_kws_corpus("tiny", seed=3), kws.plan_kws_corpus("tiny", seed=3, vowel_variants=share)
@@ -330,7 +350,7 @@ def test_every_accented_festival_voice_speaks(tmp_path):
     is missing would stop a corpus run halfway)."""
     for i, voice in enumerate(festival_accents.ACCENTED_VOICES):
         path = str(tmp_path / f"{voice}.wav")
-        kws._festival(kws.KEYWORDS[i % len(kws.KEYWORDS)], f"festival:{voice}#00", 1.0, path, str(tmp_path))
+        kws_render._festival(kws.KEYWORDS[i % len(kws.KEYWORDS)], f"festival:{voice}#00", 1.0, path, str(tmp_path))
         x = sf.read(path)[0]
         assert len(x) and np.sqrt(np.mean(x ** 2)) > 0.01, voice
 
@@ -373,12 +393,12 @@ def test_vowel_shift_probe_says_every_keyword_every_way_by_speakers_train_never_
 
 
 def test_missing_festival_voice_is_named_with_its_package(monkeypatch, tmp_path):
-    monkeypatch.setattr(kws, "_FESTIVAL_VOICE_DIR", tmp_path)
-    monkeypatch.setattr(kws.shutil, "which", lambda t: "/usr/bin/" + t)
+    monkeypatch.setattr(kws_render, "_FESTIVAL_VOICE_DIR", tmp_path)
+    monkeypatch.setattr(kws_render.shutil, "which", lambda t: "/usr/bin/" + t)
     espeak_only = [s for s in kws.plan_kws_corpus("tiny", seed=3) if s.speaker and s.speaker.startswith("espeak:")]
-    kws._check_tools(espeak_only)  # clips that need no festival voice do not ask for one
+    kws_render._check_tools(espeak_only)  # clips that need no festival voice do not ask for one
     with pytest.raises(MelflowError, match="czech_ph.*festvox-czech-ph"):
-        kws._check_tools(kws.plan_kws_corpus("small", seed=3, accented_voices=True))  # tiny adds too few clips to need every voice
+        kws_render._check_tools(kws.plan_kws_corpus("small", seed=3, accented_voices=True))  # tiny adds too few clips to need every voice
 
 
 def test_cli_reports_bad_seed_without_traceback(tmp_path):

@@ -113,7 +113,9 @@ def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
         r.update(architecture="kws_cnn", weights=1, epochs=1, val_acc=None, macro_f1=0.5, clips=10)
         r.setdefault("trained_on", None)
         r.setdefault("teachers", [])
+    rows[0]["train_seconds"] = 750.0
     text = zoo_markdown(rows, "t.csv", "cmd", "sweep.png")
+    assert "| w4 | kws_cnn | 1 | W4A4 | None | 1 | 12.5 | - |" in text and "| w2 | kws_cnn | 1 | W2A2 | None | 1 | - | - |" in text
     assert "## Against the float twin" in text and "| w2 | W2A2 | 80.0 % | fp | 89.0 % | -9.0 |" in text
     assert "](sweep.png)" in text
     sweeps = bit_sweeps(rows)  # "wide" has other layers: not part of the sweep; named for the members' shared prefix

@@ -5,7 +5,10 @@
 - `melflow.data.manifest`: `ManifestRow`, `read_manifest`, `write_manifest`.
 - `melflow.data.kws`: `KEYWORDS`, `LABELS` (class index order), `CLIP_SAMPLES` and
   `generate_kws_corpus`, the speaker-disjoint Speech Commands-style corpus from
-  espeak-ng and flite.
+  espeak-ng, flite and festival: which clips it has (`plan_kws_corpus`).
+- `melflow.data.kws_render`: how each of those clips sounds (`render_clip`), and
+  `render_specs`, which keeps clips already rendered by the same code and synthesisers.
+- `melflow.data.kws_words`: the keywords, the other words and the babble words.
 - `melflow.data.espeak_voices`: espeak-ng voice variants drawn at random, so that train
   can hear more voices than espeak-ng ships (`--random-voices N`).
 - `melflow.data.festival_accents`: festival voices of other languages and the keywords

@@ -52,7 +52,8 @@ def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
             "model": path.stem, "architecture": ckpt["model_spec"]["name"], "weights": weight_count(model),
             "bits": bit_widths(ckpt["model_spec"]), "fit_on": fit_on,
             "trained_on": Path(ckpt.get("data", "?")).name + ("" if fit_on == "train" else f" ({fit_on})"),
-            "epochs": ckpt.get("train_config", {}).get("epochs"), "val_acc": metrics.get("val_acc"),
+            "epochs": ckpt.get("train_config", {}).get("epochs"), "train_seconds": metrics.get("train_seconds"),
+            "val_acc": metrics.get("val_acc"),
             "test_acc": s["accuracy"], "macro_f1": s["macro_f1"], "clips": s["clips"],
             "teachers": [Path(t).stem for t in ckpt.get("train_config", {}).get("teachers", [])],
             "spec": ckpt["model_spec"],
@@ -97,13 +98,16 @@ def zoo_markdown(rows: list[dict], manifest: str | Path, command: str, plot: str
         f"checkpoint on `{manifest}` ({rows[0]['clips'] if rows else 0} clips, speakers never heard in training), from the",
         "Brevitas model. For kws_cnn and kws_crnn, the models the tests and the demo build into hardware, the",
         "integer golden model and the RTL give the same classes; the others are software comparisons.", "",
-        "| model | architecture | weights | bits | trained on | epochs | distilled from | val acc | test acc | macro F1 |",
-        "|---|---|---:|---|---|---:|---|---:|---:|---:|",
+        "Train min is the training command's own clock (`train_seconds` in the checkpoint, teachers' time not",
+        "included), on the machine that trained it.", "",
+        "| model | architecture | weights | bits | trained on | epochs | train min | distilled from | val acc | test acc | macro F1 |",
+        "|---|---|---:|---|---|---:|---:|---|---:|---:|---:|",
     ]
     for r in rows:
         val = f"{100 * r['val_acc']:.1f} %" if r["val_acc"] is not None else "-"
+        minutes = f"{r['train_seconds'] / 60:.1f}" if r.get("train_seconds") is not None else "-"
         lines.append(f"| {r['model']} | {r['architecture']} | {r['weights']:,} | {r['bits']} | {r['trained_on']} | {r['epochs']} | "
-                     f"{', '.join(r['teachers']) or '-'} | {val} | {100 * r['test_acc']:.1f} % | {r['macro_f1']:.3f} |")
+                     f"{minutes} | {', '.join(r['teachers']) or '-'} | {val} | {100 * r['test_acc']:.1f} % | {r['macro_f1']:.3f} |")
     deltas = float_twin_deltas(rows)
     if deltas:
         lines += ["", "## Against the float twin", "",
