@@ -1,0 +1,78 @@
+#!/usr/bin/env python
+"""Training steps per second of a model's recipe on this machine, on a manifest's clips:
+the figure that tells a slower machine from a slower recipe when `melflow train`'s
+`train_seconds` changes between sessions.
+
+    .venv/bin/python scripts/bench_train_step.py [--config models/kws_cnn.yaml] [--manifest data/kws-small/test.csv]
+        [--steps 60] [--threads 0]
+
+One step is what `melflow train` does per batch without teachers: augmentation (the
+recipe's SpecAugment and level/shift jitter), forward, loss, backward, AdamW. Brevitas'
+activation quantizers gather percentile statistics for their first 300 training steps
+(`collect_stats_steps`, a slower path), so the script runs those first and times the steps
+after them, which are all but a few hundred of a real run's. Prints one JSON line: steps/s,
+clips/s, and the minutes an epoch of `--clips` train clips would take.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+
+from melflow.core import reports_errors
+from melflow.eval.evaluate import clips
+from melflow.nn import build_model
+from melflow.train.augment import augment
+from melflow.train.config import load_config
+
+_STATS_STEPS = 300  # brevitas.quant.Uint8ActPerTensorFloat's collect_stats_steps
+
+
+@reports_errors("bench_train_step")
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="models/kws_cnn.yaml")
+    ap.add_argument("--manifest", default="data/kws-small/test.csv", help="clips whose integer log-Mel codes make the batches")
+    ap.add_argument("--steps", type=int, default=60, help="timed steps (after the statistics steps)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
+    ap.add_argument("--clips", type=int, default=30120, help="train clips per epoch for the estimate (default: the shipped kws_cnn's corpus)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    spec, tc = load_config(args.config)
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    net = build_model(spec).train()
+    opt = torch.optim.AdamW(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
+    data = clips(args.manifest)
+    codes, labels = torch.from_numpy(data.x.astype("float32"))[:, None], torch.from_numpy(data.y)
+
+    def step():
+        idx = torch.randint(0, len(codes), (tc.batch_size,), generator=gen)
+        x, y = augment(codes[idx], tc, gen), labels[idx]
+        loss = loss_fn(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    for _ in range(_STATS_STEPS + 5):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    per_s = args.steps / (time.perf_counter() - t0)
+    print(json.dumps({
+        "config": args.config, "batch": tc.batch_size, "threads": torch.get_num_threads(),
+        "steps_per_s": round(per_s, 2), "clips_per_s": round(per_s * tc.batch_size, 1),
+        "epoch_minutes": round(args.clips / tc.batch_size / per_s / 60, 2), "epoch_clips": args.clips,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
