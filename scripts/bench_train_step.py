@@ -8,9 +8,9 @@ the figure that tells a slower machine from a slower recipe when `melflow train`
 
 One step is what `melflow train` does per batch without teachers: augmentation (the
 recipe's SpecAugment and level/shift jitter), forward, loss, backward, AdamW. Brevitas'
-activation quantizers gather percentile statistics for their first 300 training steps
-(`collect_stats_steps`, a slower path), so the script runs those first and times the steps
-after them, which are all but a few hundred of a real run's. Prints one JSON line: steps/s,
+activation quantizers gather percentile statistics for their first training steps
+(`collect_stats_steps`, 300 here; a slower path), so the script runs those first and times
+the steps after them, which are all but a few hundred of a real run's. Prints one JSON line: steps/s,
 clips/s, and the minutes an epoch of `--clips` train clips would take.
 """
 
@@ -28,8 +28,7 @@ from melflow.eval.evaluate import clips
 from melflow.nn import build_model
 from melflow.train.augment import augment
 from melflow.train.config import load_config
-
-_STATS_STEPS = 300  # brevitas.quant.Uint8ActPerTensorFloat's collect_stats_steps
+from melflow.train.trainer import optimizer_and_loss
 
 
 @reports_errors("bench_train_step")
@@ -47,8 +46,8 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     net = build_model(spec).train()
-    opt = torch.optim.AdamW(net.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
+    opt, loss_fn = optimizer_and_loss(net, tc)
+    stats_steps = max((getattr(m, "collect_stats_steps", 0) for m in net.modules()), default=0)
     data = clips(args.manifest)
     codes, labels = torch.from_numpy(data.x.astype("float32"))[:, None], torch.from_numpy(data.y)
 
@@ -60,14 +59,14 @@ def main(argv=None) -> int:
         loss.backward()
         opt.step()
 
-    for _ in range(_STATS_STEPS + 5):
+    for _ in range(stats_steps + 5):
         step()
     t0 = time.perf_counter()
     for _ in range(args.steps):
         step()
     per_s = args.steps / (time.perf_counter() - t0)
     print(json.dumps({
-        "config": args.config, "batch": tc.batch_size, "threads": torch.get_num_threads(),
+        "config": args.config, "batch": tc.batch_size, "threads": torch.get_num_threads(), "untimed_stats_steps": stats_steps + 5,
         "steps_per_s": round(per_s, 2), "clips_per_s": round(per_s * tc.batch_size, 1),
         "epoch_minutes": round(args.clips / tc.batch_size / per_s / 60, 2), "epoch_clips": args.clips,
     }))

@@ -157,6 +157,13 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     return torch.load(out, map_location="cpu", weights_only=False)["metrics"]
 
 
+def optimizer_and_loss(model, tc: TrainConfig):
+    """The recipe's optimizer and loss (AdamW, label-smoothed cross-entropy), in one place so
+    that scripts/bench_train_step.py times the step training runs."""
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    return opt, torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
+
+
 def _fit(rank: int, job: _Job) -> dict | None:
     """The training loop of process `rank` (of job.devices); returns the metrics in process 0."""
     tc, world = job.tc, job.devices
@@ -173,10 +180,9 @@ def _fit(rank: int, job: _Job) -> dict | None:
 
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         torch.manual_seed(job.seed + 1000 * rank)  # each process its own dropout, masks and mixup draws
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    opt, loss_fn = optimizer_and_loss(model, tc)
     steps = tc.epochs * int(np.ceil(len(job.xtr) / tc.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tc.lr, total_steps=steps, pct_start=0.1, anneal_strategy="cos")
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=tc.label_smoothing)
     amp = autocast_dtype(device, tc.precision)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)  # float16 needs loss scaling
     order = torch.Generator().manual_seed(job.seed)  # the batches: the same in every process
