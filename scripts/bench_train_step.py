@@ -28,6 +28,7 @@ from melflow.eval.evaluate import clips
 from melflow.nn import build_model
 from melflow.train.augment import augment
 from melflow.train.config import load_config
+from melflow.train.device import training_layout
 from melflow.train.trainer import optimizer_and_loss
 
 
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
     spec, tc = load_config(args.config)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    net = build_model(spec).train()
+    net = training_layout(build_model(spec)).train()
     opt, loss_fn = optimizer_and_loss(net, tc)
     stats_steps = max((getattr(m, "collect_stats_steps", 0) for m in net.modules()), default=0)
     data = clips(args.manifest)

@@ -22,6 +22,14 @@ def training_device(rank: int, world: int) -> torch.device:
     return torch.device("cpu")
 
 
+def training_layout(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with its 4-D weights in channels-last order, the layout oneDNN's (and
+    cuDNN's) convolutions run fastest in: measured on 2 CPU cores, kws_cnn's train step is
+    about 13 % faster (scripts/bench_train_step.py). Inputs of one channel are already in
+    that order, so batches need no copy. Values, state dicts and the export are unchanged."""
+    return model.to(memory_format=torch.channels_last)
+
+
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     """The dtype autocast runs the forward pass in, or None for plain float32."""
     if precision == "bf16":

@@ -26,7 +26,7 @@ from melflow.frontend import FrontendConfig
 from melflow.nn import build_model
 from melflow.train.augment import augment, mixup
 from melflow.train.config import TrainConfig, load_config
-from melflow.train.device import autocast_dtype, training_device
+from melflow.train.device import autocast_dtype, training_device, training_layout
 from melflow.train.distill import distillation_loss, ensemble_probs, load_teachers, teacher_targets
 from melflow.train.features import manifest_features
 from melflow.train.state import (
@@ -173,7 +173,7 @@ def _fit(rank: int, job: _Job) -> dict | None:
     torch.manual_seed(job.seed)  # the same initial weights in every process
     np.random.seed(job.seed)
     torch.set_num_threads(max(1, tc.threads // world))
-    model = build_model(job.model_spec, where=f"{job.config}: model").to(device)
+    model = training_layout(build_model(job.model_spec, where=f"{job.config}: model").to(device))
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
