@@ -26,9 +26,7 @@ def compiled(shipped_model, tmp_path_factory):
     return compile_qonnx(onnx, out, CompileOptions(fpga_part=board.part, clk_ns=board.clk_ns)), model
 
 
-def test_every_stage_agrees_with_qonnx(compiled, tiny_corpus):
-    c, model = compiled
-    x, _, _ = manifest_features(tiny_corpus / "test.csv", limit=6)
+def _assert_stages_agree(c, model, x):
     torch_logits = predict(model, x)
     qonnx = execute_stage(c.model("qonnx"), x, "qonnx")
     # the exported QONNX model computes what Brevitas computes
@@ -39,6 +37,37 @@ def test_every_stage_agrees_with_qonnx(compiled, tiny_corpus):
             out = as_int_array(out) * c.output_scale  # the integer logits the hardware returns
         np.testing.assert_allclose(out, qonnx, rtol=1e-4, atol=1e-4 * np.abs(qonnx).max(), err_msg=f"stage {stage}")
         assert (out.argmax(1) == qonnx.argmax(1)).all(), stage
+
+
+def test_every_stage_agrees_with_qonnx(compiled, tiny_corpus):
+    c, model = compiled
+    x, _, _ = manifest_features(tiny_corpus / "test.csv", limit=6)
+    _assert_stages_agree(c, model, x)
+
+
+def test_per_channel_weight_scales_fold_into_thresholds(tiny_corpus, tmp_path):
+    """Convolutions with a scale per output channel (`weight_scaling: per_channel`) lower to
+    the same integer layers: FINN moves each scale behind its layer and streamlining folds it
+    into the thresholds, so every stage still computes what Brevitas does."""
+    from melflow.nn import build_model
+
+    torch.manual_seed(0)
+    model = build_model({"name": "kws_cnn", "channels": [4, 8, 8, 8], "head_channels": 8, "weight_scaling": "per_channel"})
+    convs = [m for m in model.features if isinstance(m, QuantConv2d)]
+    with torch.no_grad():  # channels of very different sizes: one per-tensor grid would not fit them all
+        for conv in convs:
+            conv.weight.mul_(torch.logspace(-1, 0.5, conv.out_channels)[:, None, None, None])
+    x, _, _ = manifest_features(tiny_corpus / "test.csv", limit=32)
+    model.train()
+    for _ in range(3):  # batch-norm statistics and activation scales of real features
+        model(torch.from_numpy(x.astype(np.float32))[:, None])
+    model.eval()
+    scales = convs[1].quant_weight().scale.flatten()
+    assert len(scales) == 8 and scales.max() > 3 * scales.min()
+    onnx = export_onnx(model, tmp_path / "model.onnx", model.cfg.n_frames, model.cfg.n_mels)
+    board = load_board("pynq-z2")
+    c = compile_qonnx(onnx, tmp_path, CompileOptions(fpga_part=board.part, clk_ns=board.clk_ns))
+    _assert_stages_agree(c, model, x[:6])
 
 
 def test_compiler_writes_folded_rtl_layers(compiled):

@@ -138,6 +138,7 @@ def test_weight_average_starts_after_scale_calibration_and_averages_floats_only(
         ({"model": TINY_MODEL, "train": {"ema": 1.0}}, "train.ema"),
         ({"model": TINY_MODEL, "train": {"precision": "fp8"}}, "train.precision"),
         ({"model": TINY_MODEL, "train": {"fit_on": "all"}}, "train.fit_on"),
+        ({"model": {**TINY_MODEL, "weight_scaling": "per_row"}}, "model.weight_scaling"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):

@@ -36,6 +36,7 @@ class KwsCnnConfig:
     head_channels: int = 64
     weight_bits: int | None = 4  # None: the float twin (melflow.nn.quant)
     act_bits: int | None = 4
+    weight_scaling: str = "per_tensor"  # or "per_channel" for the convolutions (melflow.nn.quant)
     dropout: float = 0.0  # before the classifier, training only (absent from the export)
 
 
@@ -48,7 +49,7 @@ class KwsCnn(nn.Module):
     def __init__(self, cfg: KwsCnnConfig):
         super().__init__()
         self.cfg = cfg
-        wq = weight_quant(cfg.weight_bits)
+        wq = weight_quant(cfg.weight_bits, cfg.weight_scaling)
         layers: list[nn.Module] = []
         c_in, h, w = 1, cfg.n_frames, cfg.n_mels
         for c_out, s in zip(cfg.channels, cfg.stride):
@@ -66,7 +67,7 @@ class KwsCnn(nn.Module):
         ]
         self.features = nn.Sequential(*layers)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.classifier = QuantLinear(cfg.head_channels, cfg.n_classes, bias=False, **wq)
+        self.classifier = QuantLinear(cfg.head_channels, cfg.n_classes, bias=False, **weight_quant(cfg.weight_bits))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
