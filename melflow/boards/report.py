@@ -91,10 +91,12 @@ def write_report(report_dir: Path, board, model: dict, layer_cycles: dict, layer
 def summary_markdown(r: dict) -> str:
     b, e, s, y = r["board"], r["estimate"], r["simulation"], r["yosys"]
     m = r["model"]["metrics"]
+    # a corpus without a test split (the shipped models' are train and val only) has no test_acc
+    scores = ", ".join(f"{k.removesuffix('_acc')} accuracy in training {m[k]:.4f}" for k in ("val_acc", "test_acc") if m.get(k) is not None)
     lines = [
         f"# melflow accelerator for {b['name']} ({b['part']}, {b['clock_mhz']:g} MHz)",
         "",
-        f"Model: `{r['build']['checkpoint']}` (test accuracy in training: {m.get('test_acc', float('nan')):.4f})",
+        f"Model: `{r['build']['checkpoint']}`" + (f" ({scores})" if scores else ""),
         "",
         ("Input: int16 PCM through the RTL log-Mel frontend (hw/rtl/frontend, fold "
          f"`{r['build'].get('frontend_fold')}`), one sample per beat, tlast closing each clip."
