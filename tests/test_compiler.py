@@ -17,13 +17,16 @@ from melflow.train.features import manifest_features
 from melflow.train.trainer import export_onnx, load_checkpoint, predict
 
 
+def _compile_for_pynq_z2(model, out):
+    onnx = export_onnx(model, out / "model.onnx", model.cfg.n_frames, model.cfg.n_mels)
+    board = load_board("pynq-z2")
+    return compile_qonnx(onnx, out, CompileOptions(fpga_part=board.part, clk_ns=board.clk_ns))
+
+
 @pytest.fixture(scope="module")
 def compiled(shipped_model, tmp_path_factory):
     model, _ = load_checkpoint(shipped_model)
-    out = tmp_path_factory.mktemp("compiled")
-    onnx = export_onnx(model, out / "model.onnx", model.cfg.n_frames, model.cfg.n_mels)
-    board = load_board("pynq-z2")
-    return compile_qonnx(onnx, out, CompileOptions(fpga_part=board.part, clk_ns=board.clk_ns)), model
+    return _compile_for_pynq_z2(model, tmp_path_factory.mktemp("compiled")), model
 
 
 def _assert_stages_agree(c, model, x):
@@ -64,10 +67,7 @@ def test_per_channel_weight_scales_fold_into_thresholds(tiny_corpus, tmp_path):
     model.eval()
     scales = convs[1].quant_weight().scale.flatten()
     assert len(scales) == 8 and scales.max() > 3 * scales.min()
-    onnx = export_onnx(model, tmp_path / "model.onnx", model.cfg.n_frames, model.cfg.n_mels)
-    board = load_board("pynq-z2")
-    c = compile_qonnx(onnx, tmp_path, CompileOptions(fpga_part=board.part, clk_ns=board.clk_ns))
-    _assert_stages_agree(c, model, x[:6])
+    _assert_stages_agree(_compile_for_pynq_z2(model, tmp_path), model, x[:6])
 
 
 def test_compiler_writes_folded_rtl_layers(compiled):

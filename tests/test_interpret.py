@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from melflow.cli import main
 from melflow.data.kws import LABELS
@@ -120,8 +121,6 @@ def test_model_zoo_table_is_measured_from_the_checkpoints(tiny_corpus, shipped_m
     ref = evaluate(shipped_model, manifest, "torch", confusion=tmp_path / "cm.png")
     row = next(l for l in out.read_text().splitlines() if l.startswith("| kws_cnn"))
     assert f"{100 * ref['accuracy']:.1f} %" in row and f"{ref['macro_f1']:.3f}" in row and "W4A4" in row
-    import torch
-
     state = torch.load(shipped_model, map_location="cpu", weights_only=False)["state_dict"]
     weights = sum(t.numel() for k, t in state.items() if k.endswith(".weight") and t.dim() >= 2)  # conv and linear kernels
     assert f"| {weights:,} |" in row
