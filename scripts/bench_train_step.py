@@ -7,7 +7,8 @@ the figure that tells a slower machine from a slower recipe when `melflow train`
         [--steps 60] [--threads 0]
 
 One step is what `melflow train` does per batch without teachers: augmentation (the
-recipe's SpecAugment and level/shift jitter), forward, loss, backward, AdamW. Brevitas'
+recipe's SpecAugment and level/shift jitter), forward and loss (under bfloat16 autocast
+when the recipe's `train.precision` is bf16), backward, AdamW. Brevitas'
 activation quantizers gather percentile statistics for their first training steps
 (`collect_stats_steps`, 300 here; a slower path), so the script runs those first and times
 the steps after them, which are all but a few hundred of a real run's. Prints one JSON line: steps/s,
@@ -28,7 +29,7 @@ from melflow.eval.evaluate import clips
 from melflow.nn import build_model
 from melflow.train.augment import augment
 from melflow.train.config import load_config
-from melflow.train.device import training_layout
+from melflow.train.device import autocast_dtype, training_layout
 from melflow.train.trainer import optimizer_and_loss
 
 
@@ -48,6 +49,7 @@ def main(argv=None) -> int:
     gen = torch.Generator().manual_seed(0)
     net = training_layout(build_model(spec)).train()
     opt, loss_fn = optimizer_and_loss(net, tc)
+    amp = autocast_dtype(torch.device("cpu"), tc.precision)  # train.precision: bf16 autocasts here too
     stats_steps = max((getattr(m, "collect_stats_steps", 0) for m in net.modules()), default=0)
     data = clips(args.manifest)
     codes, labels = torch.from_numpy(data.x.astype("float32"))[:, None], torch.from_numpy(data.y)
@@ -55,7 +57,8 @@ def main(argv=None) -> int:
     def step():
         idx = torch.randint(0, len(codes), (tc.batch_size,), generator=gen)
         x, y = augment(codes[idx], tc, gen), labels[idx]
-        loss = loss_fn(net(x), y)
+        with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+            loss = loss_fn(net(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
         step()
     per_s = args.steps / (time.perf_counter() - t0)
     print(json.dumps({
-        "config": args.config, "batch": tc.batch_size, "threads": torch.get_num_threads(), "untimed_stats_steps": stats_steps + 5,
+        "config": args.config, "batch": tc.batch_size, "precision": str(amp).removeprefix("torch.") if amp else "fp32", "threads": torch.get_num_threads(), "untimed_stats_steps": stats_steps + 5,
         "steps_per_s": round(per_s, 2), "clips_per_s": round(per_s * tc.batch_size, 1),
         "epoch_minutes": round(args.clips / tc.batch_size / per_s / 60, 2), "epoch_clips": args.clips,
     }))

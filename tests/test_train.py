@@ -139,6 +139,8 @@ def test_weight_average_starts_after_scale_calibration_and_averages_floats_only(
         ({"model": TINY_MODEL, "train": {"precision": "fp8"}}, "train.precision"),
         ({"model": TINY_MODEL, "train": {"fit_on": "all"}}, "train.fit_on"),
         ({"model": {**TINY_MODEL, "weight_scaling": "per_row"}}, "model.weight_scaling"),
+        ({"model": TINY_MODEL, "train": {"epochs": 5, "float_epochs": 5}}, "train.float_epochs"),
+        ({"model": TINY_MODEL, "train": {"qat_lr": 0}}, "train.qat_lr"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):
@@ -401,3 +403,39 @@ def test_data_parallel_training_in_two_processes(tiny_corpus, tmp_path, capsys):
     assert (tmp_path / "ddp.onnx").exists() and not (tmp_path / "ddp.resume.pt").exists()
     with pytest.raises(MelflowError, match="--devices"):
         train_from_config(cfg, tiny_corpus, out=tmp_path / "x.pt", devices=0)
+
+
+def test_float_start_trains_the_float_twin_first_and_teaches_the_quantized_phase(tiny_corpus, tmp_path, monkeypatch):
+    """`float_epochs` trains the float twin first (saved beside the checkpoint), starts the
+    W4A4 model from its weights and lets it teach the remaining epochs; the checkpoint records
+    the config's recipe and times both phases. A resume after the float phase had finished
+    goes on from it; a float start of another recipe is refused."""
+    import torch
+
+    from melflow.nn.quant import is_float
+    from melflow.train import trainer
+
+    taught, real_load = [], trainer.load_teachers
+    monkeypatch.setattr(trainer, "load_teachers", lambda paths, *a: (paths and taught.append(list(paths))) or real_load(paths, *a))
+    cfg = _write(tmp_path / "fs.yaml", {"model": TINY_MODEL, "train": {"epochs": 3, "float_epochs": 2, "batch_size": 32,
+                                                                          "qat_lr": 0.001, "teacher_inputs": "augmented"}})
+    result = train_from_config(cfg, tiny_corpus, out=tmp_path / "fs.pt", log_dir=None)
+    start = trainer.float_start_path(tmp_path / "fs.pt")
+    _, first = load_checkpoint(start)
+    _, ckpt = load_checkpoint(tmp_path / "fs.pt")
+    assert is_float(first["model_spec"]) and not is_float(ckpt["model_spec"])
+    assert len(first["history"]) == 2 and len(ckpt["history"]) == 1
+    assert taught and all(t == [str(start)] for t in taught)  # the float start, and only it, teaches
+    assert ckpt["train_config"]["float_epochs"] == 2 and ckpt["train_config"]["lr"] == 0.003
+    assert result["float_start"]["train_seconds"] < result["train_seconds"]
+    # the quantized phase started from the float start's weights: its first layer moved little
+    w0, w1 = first["state_dict"]["features.0.weight"], ckpt["state_dict"]["features.0.weight"]
+    assert torch.nn.functional.cosine_similarity(w0.flatten(), w1.flatten(), dim=0) > 0.9
+
+    taught.clear()  # as if the run had stopped after its float phase: the float start is there, no quantized state
+    again = train_from_config(cfg, tiny_corpus, out=tmp_path / "fs.pt", log_dir=None, resume=True)
+    assert taught and again["float_start"] == result["float_start"]  # the float phase was not rerun
+    with pytest.raises(MelflowError, match="float start of another run"):
+        train_from_config(cfg, tiny_corpus, out=tmp_path / "fs.pt", log_dir=None, resume=True, overrides={"qat_lr": 0.002})
+    with pytest.raises(MelflowError, match="float_epochs"):
+        train_from_config(cfg, tiny_corpus, out=tmp_path / "fs.pt", epochs=2)

@@ -106,11 +106,17 @@ def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
         {"model": "final", "bits": "W4A4", "spec": base, "test_acc": 0.91, "fit_on": "train+val"},  # heard val too
         {"model": "more", "bits": "W4A4", "spec": base, "test_acc": 0.91, "trained_on": "bigger"},  # another corpus
         {"model": "taught", "bits": "W4A4", "spec": base, "test_acc": 0.92, "teachers": ["big"]},  # distilled
+        # a run with a float start, and that start: a pair of their own
+        {"model": "fast", "bits": "W4A4", "spec": base, "test_acc": 0.90, "epochs": 8, "float_epochs": 6},
+        {"model": "fast_float_start", "bits": "float", "spec": {**base, "weight_bits": None, "act_bits": None},
+         "test_acc": 0.905, "epochs": 8, "float_epochs": 6},
     ]
     deltas = float_twin_deltas(rows)
-    assert [(d["model"], d["float_twin"], d["points"]) for d in deltas] == [("w4", "fp", -1.0), ("w2", "fp", -9.0)]
+    assert [(d["model"], d["float_twin"], d["points"]) for d in deltas] == [
+        ("w4", "fp", -1.0), ("w2", "fp", -9.0), ("fast", "fast_float_start", -0.5)]
     for r in rows:
-        r.update(architecture="kws_cnn", weights=1, epochs=1, val_acc=None, macro_f1=0.5, clips=10)
+        r.update(architecture="kws_cnn", weights=1, val_acc=None, macro_f1=0.5, clips=10)
+        r.setdefault("epochs", 1)
         r.setdefault("trained_on", None)
         r.setdefault("teachers", [])
     rows[0]["train_seconds"] = 750.0
@@ -118,6 +124,8 @@ def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
     assert "| w4 | kws_cnn | 1 | W4A4 | None | 1 | 12.5 | - |" in text and "| w2 | kws_cnn | 1 | W2A2 | None | 1 | - | - |" in text
     assert "## Against the float twin" in text and "| w2 | W2A2 | 80.0 % | fp | 89.0 % | -9.0 |" in text
     assert "](sweep.png)" in text
+    assert "| fast | kws_cnn | 1 | W4A4 | None | 8 (6 of them float) | - | its float start |" in text
+    assert "| fast_float_start | kws_cnn | 1 | float | None | 6 (the float start of a 8-epoch run) | - | - |" in text
     sweeps = bit_sweeps(rows)  # "wide" has other layers: not part of the sweep; named for the members' shared prefix
     assert sweeps == [{"family": "w", "bits": [2, 4], "test_acc": [0.80, 0.88], "float_test_acc": 0.89,
                        "val_acc": [None, None], "float_val_acc": None}]

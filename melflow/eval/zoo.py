@@ -48,11 +48,13 @@ def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
         s = scores(data.y, logits.argmax(1))
         metrics = ckpt.get("metrics", {})
         fit_on = ckpt.get("train_config", {}).get("fit_on", "train")
+        float_epochs = ckpt.get("train_config", {}).get("float_epochs", 0)
         rows.append({
             "model": path.stem, "architecture": ckpt["model_spec"]["name"], "weights": weight_count(model),
             "bits": bit_widths(ckpt["model_spec"]), "fit_on": fit_on,
             "trained_on": Path(ckpt.get("data", "?")).name + ("" if fit_on == "train" else f" ({fit_on})"),
-            "epochs": ckpt.get("train_config", {}).get("epochs"), "train_seconds": metrics.get("train_seconds"),
+            "epochs": ckpt.get("train_config", {}).get("epochs"), "float_epochs": float_epochs,
+            "train_seconds": metrics.get("train_seconds"),
             "val_acc": metrics.get("val_acc"),
             "test_acc": s["accuracy"], "macro_f1": s["macro_f1"], "clips": s["clips"],
             "teachers": [Path(t).stem for t in ckpt.get("train_config", {}).get("teachers", [])],
@@ -67,12 +69,14 @@ _BIT_KEYS = {"weight_bits", "act_bits", "input_bits", "lstm_act_bits"}
 def _families(rows: list[dict]) -> list[list[dict]]:
     """The rows grouped by model spec with the bit widths set aside, by the clips they were
     fitted on (another corpus, or a final fit on train+val, has heard other speakers than its
-    twins) and by the teachers they learnt from (a distilled model has had help its twins
-    had not): the same layers, recipe and data at different widths (float twins included)."""
+    twins), by the teachers they learnt from (a distilled model has had help its twins
+    had not) and by the float start of their recipe (whose float twin is that very start):
+    the same layers, recipe and data at different widths (float twins included)."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         layers = sorted((k, v) for k, v in r["spec"].items() if k not in _BIT_KEYS)
-        groups.setdefault(repr((layers, r.get("trained_on"), r.get("fit_on", "train"), r.get("teachers", []))), []).append(r)
+        key = (layers, r.get("trained_on"), r.get("fit_on", "train"), r.get("teachers", []), r.get("float_epochs", 0))
+        groups.setdefault(repr(key), []).append(r)
     return list(groups.values())
 
 
@@ -99,15 +103,21 @@ def zoo_markdown(rows: list[dict], manifest: str | Path, command: str, plot: str
         "Brevitas model. For kws_cnn and kws_crnn, the models the tests and the demo build into hardware, the",
         "integer golden model and the RTL give the same classes; the others are software comparisons.", "",
         "Train min is the training command's own clock (`train_seconds` in the checkpoint, teachers' time not",
-        "included), on the machine that trained it.", "",
+        "included, a float start's included), on the machine that trained it.", "",
         "| model | architecture | weights | bits | trained on | epochs | train min | distilled from | val acc | test acc | macro F1 |",
         "|---|---|---:|---|---|---:|---:|---|---:|---:|---:|",
     ]
     for r in rows:
         val = f"{100 * r['val_acc']:.1f} %" if r["val_acc"] is not None else "-"
         minutes = f"{r['train_seconds'] / 60:.1f}" if r.get("train_seconds") is not None else "-"
-        lines.append(f"| {r['model']} | {r['architecture']} | {r['weights']:,} | {r['bits']} | {r['trained_on']} | {r['epochs']} | "
-                     f"{minutes} | {', '.join(r['teachers']) or '-'} | {val} | {100 * r['test_acc']:.1f} % | {r['macro_f1']:.3f} |")
+        epochs, teachers = r["epochs"], list(r["teachers"])
+        if r.get("float_epochs"):  # a run with a float start (melflow.train.trainer.train_from_config)
+            if r["bits"] == "float":
+                epochs = f"{r['float_epochs']} (the float start of a {r['epochs']}-epoch run)"
+            else:
+                epochs, teachers = f"{epochs} ({r['float_epochs']} of them float)", teachers + ["its float start"]
+        lines.append(f"| {r['model']} | {r['architecture']} | {r['weights']:,} | {r['bits']} | {r['trained_on']} | {epochs} | "
+                     f"{minutes} | {', '.join(teachers) or '-'} | {val} | {100 * r['test_acc']:.1f} % | {r['macro_f1']:.3f} |")
     deltas = float_twin_deltas(rows)
     if deltas:
         lines += ["", "## Against the float twin", "",

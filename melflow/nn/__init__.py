@@ -16,6 +16,16 @@ MODELS = {
     "kws_dscnn": (KwsDscnn, KwsDscnnConfig),
     "kws_finn_mlp": (KwsFinnMlp, KwsFinnMlpConfig),
 }
+# Models whose bit widths may be None: the same layers without quantizers (melflow.nn.quant).
+# The CRNN's LSTM has integer gate arithmetic and no float twin.
+WITH_FLOAT_TWIN = ("kws_cnn", "kws_dscnn", "kws_finn_mlp")
+
+
+def float_twin(spec: dict, where: str = "model") -> dict:
+    """The spec of a model's float twin: the same layers, weights and activations unquantized."""
+    if spec.get("name") not in WITH_FLOAT_TWIN:
+        raise MelflowError(f"{where}.name: {spec.get('name')!r} has no float twin; models with one: {', '.join(WITH_FLOAT_TWIN)}")
+    return dict(spec, weight_bits=None, act_bits=None)
 
 
 def build_model(spec: dict, where: str = "model"):

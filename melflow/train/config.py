@@ -43,6 +43,12 @@ class TrainConfig:
     # training, so no epoch is chosen by them: the last epoch's weights are kept and no val
     # accuracy is reported. `melflow cv` always fits on its folds' train part.
     fit_on: str = "train"
+    # Float start: the first `float_epochs` of `epochs` train the model's float twin (no
+    # quantizers), whose step costs half a W4A4 step on the CPU; its weights then start the
+    # quantized model, which trains the remaining epochs at `qat_lr` (default: `lr`) with the
+    # float twin as one more teacher (melflow.train.trainer.train_from_config).
+    float_epochs: int = 0
+    qat_lr: float | None = None
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, TrainConfig]:
@@ -72,6 +78,10 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
             raise MelflowError(f"{path}: train.{k} must be at least 1, got {getattr(tc, k)}")
     if tc.lr <= 0:
         raise MelflowError(f"{path}: train.lr must be positive, got {tc.lr}")
+    if tc.qat_lr is not None and tc.qat_lr <= 0:
+        raise MelflowError(f"{path}: train.qat_lr must be positive, got {tc.qat_lr}")
+    if not 0 <= tc.float_epochs < tc.epochs:
+        raise MelflowError(f"{path}: train.float_epochs must be at least 0 and below train.epochs ({tc.epochs}), got {tc.float_epochs}")
     if not 0 <= tc.ema < 1:
         raise MelflowError(f"{path}: train.ema must be in [0, 1), got {tc.ema}")
     if not 0 <= tc.distill <= 1:

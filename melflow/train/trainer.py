@@ -12,7 +12,7 @@ import gc
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,8 @@ from tqdm import tqdm
 from melflow.core import MelflowError
 from melflow.data.kws import LABELS
 from melflow.frontend import FrontendConfig
-from melflow.nn import build_model
+from melflow.nn import build_model, float_twin
+from melflow.nn.quant import is_float
 from melflow.train.augment import augment, mixup
 from melflow.train.config import TrainConfig, load_config
 from melflow.train.device import autocast_dtype, training_device, training_layout
@@ -76,13 +77,16 @@ def load_checkpoint(path: str | Path):
 
 @dataclass
 class _Job:
-    """Everything one training process needs: what train_from_config read and decided."""
+    """Everything one training process needs: what train_from_config read and decided.
+    `tc` is the recipe of this phase (epochs, learning rate, teachers), `recipe` the config's
+    own train block, which the checkpoint records."""
 
     config: Path
     data_dir: Path
     out: Path
     model_spec: dict
     tc: TrainConfig
+    recipe: dict
     seed: int
     devices: int
     identity: dict
@@ -95,6 +99,13 @@ class _Job:
     soft: torch.Tensor | None
     t0: float
     frontend: FrontendConfig
+    init: dict | None = None  # weights the model starts from (the float start's)
+    before: dict | None = None  # the float start's metrics, reported with the run's
+
+
+def float_start_path(out: Path) -> Path:
+    """Where a run with `train.float_epochs` keeps its float start (a checkpoint of the float twin)."""
+    return out.with_name(out.stem + "_float_start.pt")
 
 
 def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path | None = None, epochs: int | None = None,
@@ -112,20 +123,28 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     `devices` > 1 trains data-parallel in that many processes on this machine (PyTorch
     DistributedDataParallel over gloo): each process takes its share of every batch of
     `batch_size` clips and the gradients are averaged, so the recipe (batch, learning-rate
-    schedule, epochs) stays that of one process; process 0 validates and saves."""
+    schedule, epochs) stays that of one process; process 0 validates and saves.
+
+    With `train.float_epochs` the run has two phases. Why: on the CPU a float step costs
+    half a W4A4 step (Brevitas' fake quantization is a third of it), so the network learns
+    the task in float first and only the last epochs pay for quantization. The float twin
+    trains `float_epochs` and is saved as `float_start_path(out)`; the quantized model starts
+    from its weights (its activation scales calibrate on their first steps, as in any run)
+    and trains the remaining epochs under a schedule of their own at `qat_lr`, with the float
+    start as one more teacher, since its softened outputs are what 4 bits lose. The
+    checkpoint's `train_seconds` covers both phases."""
     config, data_dir = Path(config), Path(data_dir)
     model_spec, tc = load_config(config, overrides)
     if epochs is not None:
         tc.epochs = epochs
+        if tc.float_epochs >= epochs:
+            raise MelflowError(f"--epochs {epochs} leaves no quantized epoch after {config}'s train.float_epochs ({tc.float_epochs})")
     if devices < 1 or devices > tc.batch_size:
         raise MelflowError(f"--devices must be between 1 and train.batch_size ({tc.batch_size}), got {devices}")
+    if tc.float_epochs and is_float(model_spec):
+        raise MelflowError(f"{config}: train.float_epochs needs a quantized model; this one is already a float twin")
     out = Path(out) if out else config.with_suffix(".pt")
-    identity = run_identity(model_spec, tc, seed, data_dir) | {"devices": devices}
-    state = None
-    if resume:
-        if not resume_path(out).exists():
-            raise MelflowError(f"--resume: no interrupted run to resume ({resume_path(out)} does not exist)")
-        state = load_resume_state(resume_path(out), identity)
+    recipe = asdict(tc)
     t0 = time.time()
     fe = FrontendConfig()
     xtr, ytr, _ = manifest_features(data_dir / "train.csv", fe, progress=True, kind=tc.features)
@@ -133,16 +152,54 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     if tc.fit_on == "train+val":  # the final fit: nothing is held out to validate on
         xtr, ytr = np.concatenate([xtr, xva]), np.concatenate([ytr, yva])
         xva, yva = xva[:0], yva[:0]
+    common = dict(config=config, data_dir=data_dir, recipe=recipe, seed=seed, devices=devices, log_dir=log_dir,
+                  data=(xtr, ytr, xva, yva), t0=t0, frontend=fe)
+    init = before = None
+    if tc.float_epochs:
+        start, start_spec = float_start_path(out), float_twin(model_spec, f"{config}: model")
+        done = resume and start.exists() and not resume_path(start).exists()
+        if done:  # the float phase had finished before the interruption
+            ckpt = torch.load(start, map_location="cpu", weights_only=False)
+            if (ckpt["model_spec"], ckpt["train_config"], ckpt["data"]) != (start_spec, recipe, str(data_dir)):
+                raise MelflowError(f"--resume: {start} is the float start of another run (delete it to start over)")
+            before = ckpt["metrics"]
+        else:
+            phase = replace(tc, epochs=tc.float_epochs)
+            before = _run(_job(out=start, model_spec=start_spec, tc=phase, resume=resume, **common))
+        # the quantized phase resumes only if it had started (saved an epoch) before the interruption
+        resume = done and resume_path(out).exists()
+        init = torch.load(start, map_location="cpu", weights_only=False)["state_dict"]
+        tc = replace(tc, epochs=tc.epochs - tc.float_epochs, lr=tc.qat_lr or tc.lr, teachers=[str(start), *tc.teachers])
+    return _run(_job(out=out, model_spec=model_spec, tc=tc, resume=resume, init=init, before=before, **common))
+
+
+def _job(config: Path, data_dir: Path, out: Path, model_spec: dict, tc: TrainConfig, recipe: dict, seed: int, devices: int,
+         resume: bool, log_dir, data: tuple, t0: float, frontend: FrontendConfig, init: dict | None = None,
+         before: dict | None = None) -> _Job:
+    """One phase's job: its resume state (refused if another run wrote it), its teachers'
+    targets on the clean clips when they are asked once, and its TensorBoard folder."""
+    xtr, ytr, xva, yva = data
+    identity = run_identity(model_spec, TrainConfig(**recipe), seed, data_dir) | {"devices": devices}
+    state = None
+    if resume:
+        if not resume_path(out).exists():
+            raise MelflowError(f"--resume: no interrupted run to resume ({resume_path(out)} does not exist)")
+        state = load_resume_state(resume_path(out), identity)
     soft = None
     if tc.teachers:  # checked before training starts, in either mode
-        teachers = load_teachers(tc.teachers, LABELS, asdict(fe), tc.features)
+        teachers = load_teachers(tc.teachers, LABELS, asdict(frontend), tc.features)
         if tc.teacher_inputs == "clean":
             soft = torch.from_numpy(teacher_targets(teachers, xtr, tc.temperature))
             agree = float((soft.numpy().argmax(1) == ytr).mean())
             print(json.dumps({"teachers": len(tc.teachers), "teacher_train_acc": round(agree, 4)}), flush=True)
     run_dir = (state or {}).get("run_dir") or (log_dir and str(Path(log_dir) / f"{out.stem}_seed{seed}_{time.strftime('%Y%m%d-%H%M%S')}"))
-    job = _Job(config, data_dir, out, model_spec, tc, seed, devices, identity, state, run_dir, xtr, ytr, xva, yva, soft, t0, fe)
-    if devices == 1:
+    return _Job(config, data_dir, out, model_spec, tc, recipe, seed, devices, identity, state, run_dir, xtr, ytr, xva, yva,
+                soft, t0, frontend, init, before)
+
+
+def _run(job: _Job) -> dict:
+    """Train a job in this process, or data-parallel in job.devices processes; its metrics."""
+    if job.devices == 1:
         return _fit(0, job)
     import socket
 
@@ -153,8 +210,8 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
             sock.bind(("127.0.0.1", 0))
             os.environ["MASTER_PORT"] = str(sock.getsockname()[1])
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    mp.spawn(_fit, args=(job,), nprocs=devices, join=True)
-    return torch.load(out, map_location="cpu", weights_only=False)["metrics"]
+    mp.spawn(_fit, args=(job,), nprocs=job.devices, join=True)
+    return torch.load(job.out, map_location="cpu", weights_only=False)["metrics"]
 
 
 def optimizer_and_loss(model, tc: TrainConfig):
@@ -173,7 +230,10 @@ def _fit(rank: int, job: _Job) -> dict | None:
     torch.manual_seed(job.seed)  # the same initial weights in every process
     np.random.seed(job.seed)
     torch.set_num_threads(max(1, tc.threads // world))
-    model = training_layout(build_model(job.model_spec, where=f"{job.config}: model").to(device))
+    model = build_model(job.model_spec, where=f"{job.config}: model")
+    if job.init is not None:
+        _start_from(model, job.init)
+    model = training_layout(model.to(device))
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -299,6 +359,16 @@ def _fit(rank: int, job: _Job) -> dict | None:
     return _finish(job, model, best, history, board)
 
 
+def _start_from(model, weights: dict) -> None:
+    """Load a float twin's weights into its quantized model. The only keys the float twin
+    lacks are the activation quantizers' scales, which then calibrate on the first training
+    steps as in a run from scratch."""
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    odd = [k for k in missing if not k.endswith("scaling_impl.value")] + list(unexpected)
+    if odd:
+        raise MelflowError(f"the float start's weights do not fit the quantized model: {', '.join(odd)}")
+
+
 def _check_in_step(model) -> None:
     """Every process must end with the same weights (DDP's promise); a difference would mean
     a layer whose gradients bypass it, so it stops the run instead of saving one process's view."""
@@ -316,6 +386,8 @@ def _finish(job: _Job, model, best: tuple, history: list, board) -> dict:
     model.load_state_dict(best[1])
     model.cpu()  # the checkpoint, its test score and its export are float32 on the CPU
     result = {"val_acc": best[0], "best_epoch": best[2], "train_seconds": round(time.time() - job.t0, 1)}
+    if job.before:
+        result["float_start"] = {k: job.before[k] for k in ("val_acc", "best_epoch", "train_seconds")}
     fe = job.frontend
     test_csv = job.data_dir / "test.csv"
     if test_csv.exists():
@@ -332,7 +404,7 @@ def _finish(job: _Job, model, best: tuple, history: list, board) -> dict:
         "state_dict": model.state_dict(),
         "labels": LABELS,
         "frontend": asdict(fe),
-        "train_config": asdict(job.tc),
+        "train_config": job.recipe,
         "data": str(job.data_dir),
         "metrics": result,
         "history": history,
