@@ -47,17 +47,17 @@ def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
         logits, _ = predictions(path, data, "torch")
         s = scores(data.y, logits.argmax(1))
         metrics = ckpt.get("metrics", {})
-        fit_on = ckpt.get("train_config", {}).get("fit_on", "train")
-        float_epochs = ckpt.get("train_config", {}).get("float_epochs", 0)
+        recipe = ckpt.get("train_config", {})
+        fit_on = recipe.get("fit_on", "train")
         rows.append({
             "model": path.stem, "architecture": ckpt["model_spec"]["name"], "weights": weight_count(model),
             "bits": bit_widths(ckpt["model_spec"]), "fit_on": fit_on,
             "trained_on": Path(ckpt.get("data", "?")).name + ("" if fit_on == "train" else f" ({fit_on})"),
-            "epochs": ckpt.get("train_config", {}).get("epochs"), "float_epochs": float_epochs,
+            "epochs": recipe.get("epochs"), "float_epochs": recipe.get("float_epochs", 0),
             "train_seconds": metrics.get("train_seconds"),
             "val_acc": metrics.get("val_acc"),
             "test_acc": s["accuracy"], "macro_f1": s["macro_f1"], "clips": s["clips"],
-            "teachers": [Path(t).stem for t in ckpt.get("train_config", {}).get("teachers", [])],
+            "teachers": [Path(t).stem for t in recipe.get("teachers", [])],
             "spec": ckpt["model_spec"],
         })
     return rows

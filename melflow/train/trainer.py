@@ -86,7 +86,7 @@ class _Job:
     out: Path
     model_spec: dict
     tc: TrainConfig
-    recipe: dict
+    recipe: TrainConfig
     seed: int
     devices: int
     identity: dict
@@ -134,17 +134,14 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     start as one more teacher, since its softened outputs are what 4 bits lose. The
     checkpoint's `train_seconds` covers both phases."""
     config, data_dir = Path(config), Path(data_dir)
-    model_spec, tc = load_config(config, overrides)
-    if epochs is not None:
-        tc.epochs = epochs
-        if tc.float_epochs >= epochs:
-            raise MelflowError(f"--epochs {epochs} leaves no quantized epoch after {config}'s train.float_epochs ({tc.float_epochs})")
+    # --epochs is one more override, checked with the config's own keys (float_epochs below it)
+    model_spec, tc = load_config(config, (overrides or {}) | ({} if epochs is None else {"epochs": epochs}))
     if devices < 1 or devices > tc.batch_size:
         raise MelflowError(f"--devices must be between 1 and train.batch_size ({tc.batch_size}), got {devices}")
     if tc.float_epochs and is_float(model_spec):
         raise MelflowError(f"{config}: train.float_epochs needs a quantized model; this one is already a float twin")
     out = Path(out) if out else config.with_suffix(".pt")
-    recipe = asdict(tc)
+    recipe = tc  # the config's own train block, recorded in the checkpoint; tc becomes each phase's below
     t0 = time.time()
     fe = FrontendConfig()
     xtr, ytr, _ = manifest_features(data_dir / "train.csv", fe, progress=True, kind=tc.features)
@@ -157,29 +154,26 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     init = before = None
     if tc.float_epochs:
         start, start_spec = float_start_path(out), float_twin(model_spec, f"{config}: model")
-        done = resume and start.exists() and not resume_path(start).exists()
-        if done:  # the float phase had finished before the interruption
-            ckpt = torch.load(start, map_location="cpu", weights_only=False)
-            if (ckpt["model_spec"], ckpt["train_config"], ckpt["data"]) != (start_spec, recipe, str(data_dir)):
-                raise MelflowError(f"--resume: {start} is the float start of another run (delete it to start over)")
-            before = ckpt["metrics"]
-        else:
-            phase = replace(tc, epochs=tc.float_epochs)
-            before = _run(_job(out=start, model_spec=start_spec, tc=phase, resume=resume, **common))
+        done = resume and start.exists() and not resume_path(start).exists()  # finished before the interruption
+        if not done:
+            _run(_job(out=start, model_spec=start_spec, tc=replace(tc, epochs=tc.float_epochs), resume=resume, **common))
+        ckpt = torch.load(start, map_location="cpu", weights_only=False)
+        if done and (ckpt["model_spec"], ckpt["train_config"], ckpt["data"]) != (start_spec, asdict(recipe), str(data_dir)):
+            raise MelflowError(f"--resume: {start} is the float start of another run (delete it to start over)")
+        before, init = ckpt["metrics"], ckpt["state_dict"]
         # the quantized phase resumes only if it had started (saved an epoch) before the interruption
         resume = done and resume_path(out).exists()
-        init = torch.load(start, map_location="cpu", weights_only=False)["state_dict"]
         tc = replace(tc, epochs=tc.epochs - tc.float_epochs, lr=tc.qat_lr or tc.lr, teachers=[str(start), *tc.teachers])
     return _run(_job(out=out, model_spec=model_spec, tc=tc, resume=resume, init=init, before=before, **common))
 
 
-def _job(config: Path, data_dir: Path, out: Path, model_spec: dict, tc: TrainConfig, recipe: dict, seed: int, devices: int,
+def _job(config: Path, data_dir: Path, out: Path, model_spec: dict, tc: TrainConfig, recipe: TrainConfig, seed: int, devices: int,
          resume: bool, log_dir, data: tuple, t0: float, frontend: FrontendConfig, init: dict | None = None,
          before: dict | None = None) -> _Job:
     """One phase's job: its resume state (refused if another run wrote it), its teachers'
     targets on the clean clips when they are asked once, and its TensorBoard folder."""
     xtr, ytr, xva, yva = data
-    identity = run_identity(model_spec, TrainConfig(**recipe), seed, data_dir) | {"devices": devices}
+    identity = run_identity(model_spec, recipe, seed, data_dir) | {"devices": devices}
     state = None
     if resume:
         if not resume_path(out).exists():
@@ -404,7 +398,7 @@ def _finish(job: _Job, model, best: tuple, history: list, board) -> dict:
         "state_dict": model.state_dict(),
         "labels": LABELS,
         "frontend": asdict(fe),
-        "train_config": job.recipe,
+        "train_config": asdict(job.recipe),
         "data": str(job.data_dir),
         "metrics": result,
         "history": history,
