@@ -141,6 +141,8 @@ def test_weight_average_starts_after_scale_calibration_and_averages_floats_only(
         ({"model": {**TINY_MODEL, "weight_scaling": "per_row"}}, "model.weight_scaling"),
         ({"model": TINY_MODEL, "train": {"epochs": 5, "float_epochs": 5}}, "train.float_epochs"),
         ({"model": TINY_MODEL, "train": {"qat_lr": 0}}, "train.qat_lr"),
+        ({"model": TINY_MODEL, "train": {"band_warp": 0.5}}, "train.band_warp"),
+        ({"model": TINY_MODEL, "train": {"timbre_codes": -1}}, "train.timbre_codes"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):

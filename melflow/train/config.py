@@ -27,8 +27,10 @@ class TrainConfig:
     time_mask_width: int = 10
     max_shift: int = 10  # random time shift in frames
     mel_warp: float = 0.15  # mel axis stretched by 1 +- this (a different vocal tract)
+    band_warp: float = 0.0  # mel axis bent: inner knots moved by up to this share of their spacing (formants apart)
     time_stretch: float = 0.15  # time axis stretched by 1 +- this (a different speaking rate)
     gain_codes: int = 12  # random level change in int8 codes (0.38 dB each)
+    timbre_codes: int = 0  # random smooth curve over the bands, up to +- this many codes (a different timbre)
     label_smoothing: float = 0.05
     mixup: float = 0.0  # Beta(a, a) parameter of mixup; 0 turns it off
     ema: float = 0.0  # decay of an exponential moving average of the weights; 0 turns it off
@@ -82,6 +84,10 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
         raise MelflowError(f"{path}: train.qat_lr must be positive, got {tc.qat_lr}")
     if not 0 <= tc.float_epochs < tc.epochs:
         raise MelflowError(f"{path}: train.float_epochs must be at least 0 and below train.epochs ({tc.epochs}), got {tc.float_epochs}")
+    if not 0 <= tc.band_warp < 0.5:
+        raise MelflowError(f"{path}: train.band_warp must be in [0, 0.5) (0.5 would fold bands onto each other), got {tc.band_warp}")
+    if not 0 <= tc.timbre_codes <= 64:
+        raise MelflowError(f"{path}: train.timbre_codes must be in [0, 64] codes (24 dB), got {tc.timbre_codes}")
     if not 0 <= tc.ema < 1:
         raise MelflowError(f"{path}: train.ema must be in [0, 1), got {tc.ema}")
     if not 0 <= tc.distill <= 1:
