@@ -14,7 +14,7 @@ import torch
 from melflow.train.config import TrainConfig
 
 
-BAND_WARP_KNOTS = 3  # interior knots of the band warp: the mel axis in four pieces
+SHAPE_KNOTS = 5  # points, ends included, that shape the band warp and the timbre curve over the mel axis
 
 
 def warp(x: torch.Tensor, tc: TrainConfig, gen: torch.Generator) -> torch.Tensor:
@@ -32,8 +32,8 @@ def warp(x: torch.Tensor, tc: TrainConfig, gen: torch.Generator) -> torch.Tensor
     theta[:, 0, 2] = 1 / alpha - 1
     theta[:, 1, 1] = 1 / beta  # grid y: the time axis
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    if tc.band_warp:
-        grid[..., 0] = band_warp(grid[..., 0], tc.band_warp, gen)
+    if tc.band_warp:  # a band's mel coordinate is the same in every frame: bend one row per clip
+        grid[..., 0] = band_warp(grid[:, :1, :, 0], tc.band_warp, gen)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return x.round() if tc.features == "integer" else x
 
@@ -46,12 +46,12 @@ def band_warp(u: torch.Tensor, strength: float, gen: torch.Generator) -> torch.T
     one of them the first formant to 40 %), so the model should hear the vowels' formants
     move apart and together as well. Below 0.5 the map stays strictly increasing."""
     n = u.shape[0]
-    knots = torch.linspace(-1, 1, BAND_WARP_KNOTS + 2)
+    knots = torch.linspace(-1, 1, SHAPE_KNOTS)
     spacing = float(knots[1] - knots[0])
     moved = knots.repeat(n, 1)
-    moved[:, 1:-1] += (torch.rand(n, BAND_WARP_KNOTS, generator=gen) * 2 - 1) * strength * spacing
+    moved[:, 1:-1] += (torch.rand(n, SHAPE_KNOTS - 2, generator=gen) * 2 - 1) * strength * spacing
     flat = u.reshape(n, -1).clamp(-1, 1)
-    piece = torch.bucketize(flat, knots[1:-1])  # 0 .. BAND_WARP_KNOTS
+    piece = torch.bucketize(flat, knots[1:-1])  # 0 .. SHAPE_KNOTS - 2
     lo, hi = knots[piece], knots[piece + 1]
     t = (flat - lo) / (hi - lo)
     out = torch.gather(moved, 1, piece) * (1 - t) + torch.gather(moved, 1, piece + 1) * t
@@ -61,12 +61,12 @@ def band_warp(u: torch.Tensor, strength: float, gen: torch.Generator) -> torch.T
 def timbre(x: torch.Tensor, max_codes: int, gen: torch.Generator) -> torch.Tensor:
     """Add a random smooth curve over the mel bands to each clip (a filter is a sum in the
     log domain): a voice's source tilt, a synthesiser's `tone` setting, a microphone's
-    response. The curve joins BAND_WARP_KNOTS + 2 values drawn in [-max_codes, max_codes]
+    response. The curve joins SHAPE_KNOTS values drawn in [-max_codes, max_codes]
     (codes of 0.38 dB) linearly across the bands."""
     import torch.nn.functional as F
 
     n, mels = x.shape[0], x.shape[-1]
-    levels = torch.randint(-max_codes, max_codes + 1, (n, 1, BAND_WARP_KNOTS + 2), generator=gen).float()
+    levels = torch.randint(-max_codes, max_codes + 1, (n, 1, SHAPE_KNOTS), generator=gen).float()
     curve = F.interpolate(levels, size=mels, mode="linear", align_corners=True).round()
     return torch.clamp(x + curve.reshape(n, 1, 1, mels), -128, 127)
 
