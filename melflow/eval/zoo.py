@@ -58,24 +58,30 @@ def zoo_rows(models_dir: str | Path, manifest: str | Path) -> list[dict]:
             "val_acc": metrics.get("val_acc"),
             "test_acc": s["accuracy"], "macro_f1": s["macro_f1"], "clips": s["clips"],
             "teachers": [Path(t).stem for t in recipe.get("teachers", [])],
+            "speaker_augment": [recipe.get(k, 0) for k in _SPEAKER_AUGMENT_KEYS],
             "spec": ckpt["model_spec"],
         })
     return rows
 
 
 _BIT_KEYS = {"weight_bits", "act_bits", "input_bits", "lstm_act_bits"}
+# Transforms that play other speakers (melflow/train/augment.py); a checkpoint older than them
+# lacks the keys and was trained without them.
+_SPEAKER_AUGMENT_KEYS = ("band_warp", "timbre_codes")
 
 
 def _families(rows: list[dict]) -> list[list[dict]]:
     """The rows grouped by model spec with the bit widths set aside, by the clips they were
     fitted on (another corpus, or a final fit on train+val, has heard other speakers than its
     twins), by the teachers they learnt from (a distilled model has had help its twins
-    had not) and by the float start of their recipe (whose float twin is that very start):
-    the same layers, recipe and data at different widths (float twins included)."""
+    had not), by the speaker transforms they trained with (they move test accuracy by about
+    as much as 4 bits do) and by the float start of their recipe (whose float twin is that
+    very start): the same layers, recipe and data at different widths (float twins included)."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         layers = sorted((k, v) for k, v in r["spec"].items() if k not in _BIT_KEYS)
-        key = (layers, r.get("trained_on"), r.get("fit_on", "train"), r.get("teachers", []), r.get("float_epochs", 0))
+        key = (layers, r.get("trained_on"), r.get("fit_on", "train"), r.get("teachers", []),
+               r.get("speaker_augment", [0, 0]), r.get("float_epochs", 0))
         groups.setdefault(repr(key), []).append(r)
     return list(groups.values())
 
