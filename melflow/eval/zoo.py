@@ -81,7 +81,7 @@ def _families(rows: list[dict]) -> list[list[dict]]:
     for r in rows:
         layers = sorted((k, v) for k, v in r["spec"].items() if k not in _BIT_KEYS)
         key = (layers, r.get("trained_on"), r.get("fit_on", "train"), r.get("teachers", []),
-               r.get("speaker_augment", [0, 0]), r.get("float_epochs", 0))
+               r.get("speaker_augment", [0] * len(_SPEAKER_AUGMENT_KEYS)), r.get("float_epochs", 0))
         groups.setdefault(repr(key), []).append(r)
     return list(groups.values())
 
