@@ -124,3 +124,24 @@ def test_model_zoo_table_is_measured_from_the_checkpoints(tiny_corpus, shipped_m
     state = torch.load(shipped_model, map_location="cpu", weights_only=False)["state_dict"]
     weights = sum(t.numel() for k, t in state.items() if k.endswith(".weight") and t.dim() >= 2)  # conv and linear kernels
     assert f"| {weights:,} |" in row
+
+
+def test_teacher_ensemble_scores_each_teacher_and_their_mean(tiny_corpus, shipped_model, capsys):
+    """scripts/teacher_ensemble.py: each teacher's accuracy through the plain torch copies the
+    trainer distils from matches the Brevitas model's, and the mean is that of the two
+    models' softened outputs; a missing teacher is named."""
+    import runpy
+
+    teacher = shipped_model.parent / "kws_cnn_teacher.pt"
+    manifest = tiny_corpus / "test.csv"
+    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "teacher_ensemble.py"), run_name="te")
+    assert script["main"](["--teachers", str(shipped_model), str(teacher), "--manifest", str(manifest)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    data = clips(manifest)
+    logits = [torch.from_numpy(predictions(m, data, "torch")[0]) for m in (shipped_model, teacher)]
+    for m, z in zip((shipped_model, teacher), logits):
+        assert out["teachers"][str(m)] == round(float((z.argmax(1).numpy() == data.y).mean()), 4)
+    mean = torch.stack([torch.softmax(z / 2.0, 1) for z in logits]).mean(0)
+    assert out["ensemble_accuracy"] == round(float((mean.argmax(1).numpy() == data.y).mean()), 4)
+    assert script["main"](["--teachers", str(shipped_model), "missing.pt", "--manifest", str(manifest)]) == 2
+    assert "missing.pt" in capsys.readouterr().err
