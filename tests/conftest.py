@@ -23,3 +23,12 @@ def tiny_corpus(tmp_path_factory) -> Path:
 def shipped_model() -> Path:
     assert SHIPPED_MODEL.exists(), f"{SHIPPED_MODEL} is missing: train it with `melflow train --config models/kws_cnn.yaml`"
     return SHIPPED_MODEL
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """The globals of a file under scripts/ (its `main`, helpers), run as a module not named
+    __main__, since scripts/ is not a package."""
+    import runpy
+
+    return lambda name: runpy.run_path(str(REPO / "scripts" / name), run_name=Path(name).stem)

@@ -355,11 +355,8 @@ def test_every_accented_festival_voice_speaks(tmp_path):
         assert len(x) and np.sqrt(np.mean(x ** 2)) > 0.01, voice
 
 
-def test_accented_voice_probe_uses_speakers_train_never_has():
-    import runpy
-    from pathlib import Path
-
-    probe = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "probe_accented_voices.py"), run_name="probe")
+def test_accented_voice_probe_uses_speakers_train_never_has(load_script):
+    probe = load_script("probe_accented_voices.py")
     specs = probe["probe_specs"](20, seed=0)
     train = set(kws.split_speakers(accented_voices=True)["train"])
     assert not {s.speaker for s in specs} & train
@@ -377,11 +374,8 @@ def test_accented_voice_probe_uses_speakers_train_never_has():
         kws.plan_kws_corpus("tiny", accented_voices="czech_ph,klingon_diphone")
 
 
-def test_vowel_shift_probe_says_every_keyword_every_way_by_speakers_train_never_has():
-    import runpy
-    from pathlib import Path
-
-    probe = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "probe_vowel_shift.py"), run_name="probe")
+def test_vowel_shift_probe_says_every_keyword_every_way_by_speakers_train_never_has(load_script):
+    probe = load_script("probe_vowel_shift.py")
     specs = probe["probe_specs"](3, seed=0)
     assert not {s.speaker for s in specs} & set(kws.split_speakers()["train"])
     assert len({s.relpath for s in specs}) == len(specs) == 3 * sum(1 + len(v) for v in pronunciations.VOWEL_VARIANTS.values())

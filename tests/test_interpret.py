@@ -104,10 +104,9 @@ def test_saliency_bad_input_is_a_one_line_error(tiny_corpus, shipped_model, tmp_
     assert not (tmp_path / "o").exists()
 
 
-def test_model_zoo_table_is_measured_from_the_checkpoints(tiny_corpus, shipped_model, tmp_path):
+def test_model_zoo_table_is_measured_from_the_checkpoints(tiny_corpus, shipped_model, tmp_path, load_script):
     """scripts/model_zoo.py measures every checkpoint in the folder (resume states left out)
     and writes the table from those figures."""
-    import runpy
     import shutil
 
     from melflow.eval.evaluate import evaluate
@@ -116,7 +115,7 @@ def test_model_zoo_table_is_measured_from_the_checkpoints(tiny_corpus, shipped_m
     (tmp_path / "kws_cnn.resume.pt").write_bytes(b"not a checkpoint")
     manifest = tiny_corpus / "test.csv"
     out = tmp_path / "README.md"
-    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "model_zoo.py"), run_name="model_zoo")
+    script = load_script("model_zoo.py")
     assert script["main"](["--models", str(tmp_path), "--manifest", str(manifest), "--out", str(out)]) == 0
     ref = evaluate(shipped_model, manifest, "torch", confusion=tmp_path / "cm.png")
     row = next(l for l in out.read_text().splitlines() if l.startswith("| kws_cnn"))
@@ -126,15 +125,13 @@ def test_model_zoo_table_is_measured_from_the_checkpoints(tiny_corpus, shipped_m
     assert f"| {weights:,} |" in row
 
 
-def test_teacher_ensemble_scores_each_teacher_and_their_mean(tiny_corpus, shipped_model, capsys):
+def test_teacher_ensemble_scores_each_teacher_and_their_mean(tiny_corpus, shipped_model, capsys, load_script):
     """scripts/teacher_ensemble.py: each teacher's accuracy through the plain torch copies the
     trainer distils from matches the Brevitas model's, and the mean is that of the two
     models' softened outputs; a missing teacher is named."""
-    import runpy
-
     teacher = shipped_model.parent / "kws_cnn_teacher.pt"
     manifest = tiny_corpus / "test.csv"
-    script = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "teacher_ensemble.py"), run_name="te")
+    script = load_script("teacher_ensemble.py")
     assert script["main"](["--teachers", str(shipped_model), str(teacher), "--manifest", str(manifest)]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     data = clips(manifest)
