@@ -143,6 +143,7 @@ def test_weight_average_starts_after_scale_calibration_and_averages_floats_only(
         ({"model": TINY_MODEL, "train": {"qat_lr": 0}}, "train.qat_lr"),
         ({"model": TINY_MODEL, "train": {"band_warp": 0.5}}, "train.band_warp"),
         ({"model": TINY_MODEL, "train": {"timbre_codes": -1}}, "train.timbre_codes"),
+        ({"model": TINY_MODEL, "train": {"init": "nowhere.pt"}}, "train.init"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):
@@ -441,3 +442,30 @@ def test_float_start_trains_the_float_twin_first_and_teaches_the_quantized_phase
         train_from_config(cfg, tiny_corpus, out=tmp_path / "fs.pt", log_dir=None, resume=True, overrides={"qat_lr": 0.002})
     with pytest.raises(MelflowError, match="float_epochs"):
         train_from_config(cfg, tiny_corpus, out=tmp_path / "fs.pt", epochs=2)
+
+
+def test_fine_tuning_starts_from_a_checkpoint_of_the_same_model(tiny_corpus, tmp_path):
+    """`train.init` starts a run from a trained checkpoint's weights and activation scales
+    (at a learning rate too small to move them, the fine-tuned model is the checkpoint);
+    one trained for other layers, or a float start on top of it, is refused by key."""
+    import torch
+
+    base = _write(tmp_path / "base.yaml", {"model": TINY_MODEL, "train": {"epochs": 2, "batch_size": 32}})
+    train_from_config(base, tiny_corpus, out=tmp_path / "base.pt", log_dir=None)
+    tune = _write(tmp_path / "tune.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32, "lr": 1e-9, "init": "base.pt"}})
+    train_from_config(tune, tiny_corpus, out=tmp_path / "tune.pt", log_dir=None)
+    _, a = load_checkpoint(tmp_path / "base.pt")
+    _, b = load_checkpoint(tmp_path / "tune.pt")
+    assert b["train_config"]["init"] == str(tmp_path / "base.pt")  # relative to the config's folder
+    scales = [k for k in a["state_dict"] if k.endswith("scaling_impl.value")]
+    assert scales  # the activation scales came with the weights and were not calibrated again
+    for k, v in a["state_dict"].items():
+        if v.is_floating_point() and "running_" not in k:  # BatchNorm's running statistics go on moving
+            torch.testing.assert_close(b["state_dict"][k], v, rtol=1e-4, atol=1e-6)
+
+    other = _write(tmp_path / "other.yaml", {"model": {**TINY_MODEL, "head_channels": 16}, "train": {"init": "base.pt"}})
+    with pytest.raises(MelflowError, match="train.init.*model.head_channels"):
+        train_from_config(other, tiny_corpus, out=tmp_path / "other.pt", log_dir=None)
+    both = _write(tmp_path / "both.yaml", {"model": TINY_MODEL, "train": {"epochs": 3, "float_epochs": 1, "init": "base.pt"}})
+    with pytest.raises(MelflowError, match="train.init and train.float_epochs"):
+        load_config(both)

@@ -38,6 +38,11 @@ class TrainConfig:
     threads: int = 2
     precision: str = "auto"  # "auto": float16 mixed precision on CUDA, float32 on the CPU; "fp32"; "bf16" on either
     teachers: list = field(default_factory=list)  # checkpoints to distill from (melflow.train.distill); relative to the config's folder
+    # Fine-tuning: a checkpoint of this very model (same `model:` block) whose weights, activation
+    # scales included, start the run instead of a random draw; relative to the config's folder.
+    # Only the weights come from it: the optimizer and schedule start afresh (--resume is for
+    # an interrupted run).
+    init: str = ""
     distill: float = 0.5  # weight of the distillation loss against the hard-label loss
     temperature: float = 2.0  # softmax temperature of the distillation targets
     teacher_inputs: str = "clean"  # "augmented": teachers see each augmented batch (melflow.train.distill)
@@ -67,8 +72,11 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
     if "model" not in cfg:
         raise MelflowError(f"{path}: missing `model:` block")
     train = dict(cfg.get("train") or {})
-    if isinstance(train.get("teachers"), list):  # the config's own paths are relative to its folder
+    # the config's own paths are relative to its folder
+    if isinstance(train.get("teachers"), list):
         train["teachers"] = [str(t if Path(t).is_absolute() else path.parent / t) for t in train["teachers"]]
+    if isinstance(train.get("init"), str) and train["init"] and not Path(train["init"]).is_absolute():
+        train["init"] = str(path.parent / train["init"])
     train.update(overrides or {})
     known = {f.name for f in fields(TrainConfig)}
     bad = sorted(set(train) - known)
@@ -97,6 +105,10 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
     missing = [t for t in tc.teachers if not Path(t).exists()]
     if missing:
         raise MelflowError(f"{path}: train.teachers: checkpoint(s) {', '.join(map(str, missing))} do not exist")
+    if tc.init and not Path(tc.init).exists():
+        raise MelflowError(f"{path}: train.init: checkpoint {tc.init} does not exist")
+    if tc.init and tc.float_epochs:
+        raise MelflowError(f"{path}: train.init and train.float_epochs both choose the starting weights; set one")
     if tc.teacher_inputs not in ("clean", "augmented"):
         raise MelflowError(f"{path}: train.teacher_inputs must be clean or augmented, got {tc.teacher_inputs!r}")
     if tc.precision not in PRECISIONS:

@@ -40,15 +40,22 @@ def load_teachers(paths: list[str], labels: list[str], frontend: dict, features:
         if not Path(p).exists():
             raise MelflowError(f"train.teachers: checkpoint {p} does not exist")
         model, ckpt = load_checkpoint(p)
-        if list(ckpt["labels"]) != list(labels):
-            raise MelflowError(f"train.teachers: {p} has labels {ckpt['labels']}, the student {labels}")
-        if ckpt["frontend"] != frontend:
-            raise MelflowError(f"train.teachers: {p} was trained on another frontend configuration")
-        kind = ckpt["train_config"].get("features", "integer")
-        if kind != features:
-            raise MelflowError(f"train.teachers: {p} was trained on {kind} features, the student on {features}")
+        check_same_inputs(ckpt, p, "train.teachers", labels, frontend, features)
         models.append(frozen_copy(model))
     return models
+
+
+def check_same_inputs(ckpt: dict, path, key: str, labels: list[str], frontend: dict, features: str) -> None:
+    """Refuse a checkpoint (named by the config key that brought it in) whose classes,
+    frontend or feature kind differ from the model being trained: its outputs or weights
+    would be read against other classes or other features."""
+    if list(ckpt["labels"]) != list(labels):
+        raise MelflowError(f"{key}: {path} has labels {ckpt['labels']}, the model being trained {labels}")
+    if ckpt["frontend"] != frontend:
+        raise MelflowError(f"{key}: {path} was trained on another frontend configuration")
+    kind = ckpt["train_config"].get("features", "integer")
+    if kind != features:
+        raise MelflowError(f"{key}: {path} was trained on {kind} features, the model being trained on {features}")
 
 
 def ensemble_probs(teachers: list[torch.nn.Module], x: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -28,7 +28,7 @@ from melflow.nn.quant import is_float
 from melflow.train.augment import augment, mixup
 from melflow.train.config import TrainConfig, load_config
 from melflow.train.device import autocast_dtype, training_device, training_layout
-from melflow.train.distill import distillation_loss, ensemble_probs, load_teachers, teacher_targets
+from melflow.train.distill import check_same_inputs, distillation_loss, ensemble_probs, load_teachers, teacher_targets
 from melflow.train.features import manifest_features
 from melflow.train.state import (
     WeightAverage,
@@ -99,7 +99,7 @@ class _Job:
     soft: torch.Tensor | None
     t0: float
     frontend: FrontendConfig
-    init: dict | None = None  # weights the model starts from (the float start's)
+    init: dict | None = None  # weights the model starts from (the float start's, or train.init's)
     before: dict | None = None  # the float start's metrics, reported with the run's
 
 
@@ -152,6 +152,8 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     common = dict(config=config, data_dir=data_dir, recipe=recipe, seed=seed, devices=devices, log_dir=log_dir,
                   data=(xtr, ytr, xva, yva), t0=t0, frontend=fe)
     init = before = None
+    if tc.init:
+        init = _fine_tuning_start(Path(tc.init), model_spec, tc, fe, config)
     if tc.float_epochs:
         start, start_spec = float_start_path(out), float_twin(model_spec, f"{config}: model")
         done = resume and start.exists() and not resume_path(start).exists()  # finished before the interruption
@@ -353,14 +355,27 @@ def _fit(rank: int, job: _Job) -> dict | None:
     return _finish(job, model, best, history, board)
 
 
+def _fine_tuning_start(path: Path, model_spec: dict, tc: TrainConfig, frontend: FrontendConfig, config: Path) -> dict:
+    """The weights of `train.init`, refused unless they were trained for this config's model
+    on the same classes and features: other layers or bit widths would load partly or not at
+    all, other features would load and mean nothing."""
+    _, ckpt = load_checkpoint(path)
+    differ = sorted(k for k in set(ckpt["model_spec"]) | set(model_spec) if ckpt["model_spec"].get(k) != model_spec.get(k))
+    if differ:
+        raise MelflowError(f"{config}: train.init: {path} was trained for another model (model.{', model.'.join(differ)} differ)")
+    check_same_inputs(ckpt, path, "train.init", LABELS, asdict(frontend), tc.features)
+    return ckpt["state_dict"]
+
+
 def _start_from(model, weights: dict) -> None:
-    """Load a float twin's weights into its quantized model. The only keys the float twin
-    lacks are the activation quantizers' scales, which then calibrate on the first training
-    steps as in a run from scratch."""
+    """Load the starting weights: a float twin's into its quantized model, or a fine-tuning
+    start's (train.init) into the same model. The only keys a float twin lacks are the
+    activation quantizers' scales, which then calibrate on the first training steps as in a
+    run from scratch; a fine-tuning start has them, and loading them ends that calibration."""
     missing, unexpected = model.load_state_dict(weights, strict=False)
     odd = [k for k in missing if not k.endswith("scaling_impl.value")] + list(unexpected)
     if odd:
-        raise MelflowError(f"the float start's weights do not fit the quantized model: {', '.join(odd)}")
+        raise MelflowError(f"the starting weights do not fit the model: {', '.join(odd)}")
 
 
 def _check_in_step(model) -> None:
