@@ -72,11 +72,13 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
     if "model" not in cfg:
         raise MelflowError(f"{path}: missing `model:` block")
     train = dict(cfg.get("train") or {})
-    # the config's own paths are relative to its folder
+    def beside_config(p):  # the config's own checkpoint paths are relative to its folder
+        return str(p if Path(p).is_absolute() else path.parent / p)
+
     if isinstance(train.get("teachers"), list):
-        train["teachers"] = [str(t if Path(t).is_absolute() else path.parent / t) for t in train["teachers"]]
-    if isinstance(train.get("init"), str) and train["init"] and not Path(train["init"]).is_absolute():
-        train["init"] = str(path.parent / train["init"])
+        train["teachers"] = [beside_config(t) for t in train["teachers"]]
+    if isinstance(train.get("init"), str) and train["init"]:
+        train["init"] = beside_config(train["init"])
     train.update(overrides or {})
     known = {f.name for f in fields(TrainConfig)}
     bad = sorted(set(train) - known)

@@ -144,6 +144,8 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
     recipe = tc  # the config's own train block, recorded in the checkpoint; tc becomes each phase's below
     t0 = time.time()
     fe = FrontendConfig()
+    # a fine-tuning start is checked before the corpus's features are computed (minutes)
+    init = _fine_tuning_start(Path(tc.init), model_spec, tc, fe, config) if tc.init else None
     xtr, ytr, _ = manifest_features(data_dir / "train.csv", fe, progress=True, kind=tc.features)
     xva, yva, _ = manifest_features(data_dir / "val.csv", fe, progress=True, kind=tc.features)
     if tc.fit_on == "train+val":  # the final fit: nothing is held out to validate on
@@ -151,9 +153,7 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
         xva, yva = xva[:0], yva[:0]
     common = dict(config=config, data_dir=data_dir, recipe=recipe, seed=seed, devices=devices, log_dir=log_dir,
                   data=(xtr, ytr, xva, yva), t0=t0, frontend=fe)
-    init = before = None
-    if tc.init:
-        init = _fine_tuning_start(Path(tc.init), model_spec, tc, fe, config)
+    before = None
     if tc.float_epochs:
         start, start_spec = float_start_path(out), float_twin(model_spec, f"{config}: model")
         done = resume and start.exists() and not resume_path(start).exists()  # finished before the interruption
