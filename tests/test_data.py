@@ -306,6 +306,24 @@ def test_extra_unknown_adds_train_clips_of_other_words_by_the_usual_speakers():
             kws.plan_kws_corpus("tiny", seed=3, extra_unknown=bad)
 
 
+def test_drawn_speakers_add_train_clips_of_every_speech_class_by_speakers_no_other_clip_has():
+    plain = kws.plan_kws_corpus("small", seed=3, extra_unknown=0.5)
+    more = kws.plan_kws_corpus("small", seed=3, extra_unknown=0.5, drawn_speakers=0.5)
+    added = [s for s in more if s not in set(plain)]
+    assert set(plain) < set(more) and {s.split for s in added} == {"train"}  # val and test stay as they are
+    assert {s.label for s in added} == set(kws.KEYWORDS) | {"_unknown_"}
+    for label in ("yes", "_unknown_"):
+        n = sum(s.split == "train" and s.label == label and s.phonemes is None for s in kws.plan_kws_corpus("small", seed=3))
+        assert sum(s.label == label for s in added) == round(0.5 * n)
+    others = {s.speaker for s in plain}
+    assert not {s.speaker for s in added} & others and all("+random" in s.speaker for s in added)
+    assert len({s.speaker for s in added}) > 0.6 * len(added)  # a clip or two each
+    assert len({s.relpath for s in more}) == len(more) and len({s.seed for s in more}) == len(more)
+    assert set(more) < set(kws.plan_kws_corpus("small", seed=3, extra_unknown=0.5, drawn_speakers=1.0))
+    with pytest.raises(MelflowError, match="--drawn-speakers"):
+        kws.plan_kws_corpus("tiny", seed=3, drawn_speakers=-1)
+
+
 def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
     share = pronunciations.VOWEL_VARIANT_SHARE
     plain, varied = kws.plan_kws_corpus("tiny", seed=3), kws.plan_kws_corpus("tiny", seed=3, vowel_variants=share)

@@ -10,7 +10,8 @@
   `render_specs`, which keeps clips already rendered by the same code and synthesisers.
 - `melflow.data.kws_words`: the keywords, the other words and the babble words.
 - `melflow.data.espeak_voices`: espeak-ng voice variants drawn at random, so that train
-  can hear more voices than espeak-ng ships (`--random-voices N`).
+  can hear more voices than espeak-ng ships (`--random-voices N` adds speakers to the
+  plain clips, `--drawn-speakers SHARE` adds clips said by a few thousand such speakers).
 - `melflow.data.festival_accents`: festival voices of other languages and the keywords
   respelled in their orthographies, for accented English in train (`--accented-voices`).
 - `melflow.data.pronunciations`: the keywords with the vowels of other English accents, in

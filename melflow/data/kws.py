@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from melflow.core import MelflowError
-from melflow.data.espeak_voices import random_variant_names
+from melflow.data.espeak_voices import MAX_RANDOM_VARIANTS, random_variant_names
 from melflow.data.festival_accents import ACCENTED_VOICES, chosen_voices
 from melflow.data.kws_render import CLIP_SAMPLES, SAMPLE_RATE, ClipSpec, engine_voice, render_clip, render_specs
 from melflow.data.kws_words import KEYWORDS, UNKNOWN_WORDS
@@ -115,22 +115,36 @@ def split_speakers(random_voices: int = 0, accented_voices=False) -> dict[str, l
     return out
 
 
+def drawn_speaker_pool() -> list[str]:
+    """Speakers of `--drawn-speakers`: every drawn espeak-ng variant
+    (melflow.data.espeak_voices) crossed with every espeak-ng train accent, thousands of
+    speakers for a few thousand clips, so that each says a clip or two. The test's unseen
+    speakers are variants train never hears; more distinct speakers, rather than more clips
+    of the same ones, is what a model needs to meet them. The first `--random-voices`
+    variants are among them (those variants then also speak in the plain clips)."""
+    accents = _ESPEAK_ACCENTS["train"]
+    return [f"espeak:{a}+{v}" for v in random_variant_names(MAX_RANDOM_VARIANTS) for a in accents]
+
+
 # ---- plan ----------------------------------------------------------------------------
 def _safe(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "_", s)
 
 
 def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
-                    accented_voices=False, vowel_variants: float = 0.0, extra_unknown: float = 0.0) -> list[ClipSpec]:
+                    accented_voices=False, vowel_variants: float = 0.0, extra_unknown: float = 0.0,
+                    drawn_speakers: float = 0.0) -> list[ClipSpec]:
     """Every clip of the corpus, in a fixed order, without rendering any audio. Val and
-    test depend on none of `random_voices`, `accented_voices`, `vowel_variants` and
-    `extra_unknown` (each split and class draws from its own Generator), and the last three
-    only add train clips: the plain corpus's clips are the first of each class, unchanged.
+    test depend on none of `random_voices`, `accented_voices`, `vowel_variants`,
+    `extra_unknown` and `drawn_speakers` (each split and class draws from its own Generator),
+    and the last four only add train clips: the plain corpus's clips are the first of each
+    class, unchanged.
     `vowel_variants` is the share of clips added to each keyword class, `extra_unknown`
     the share added to `_unknown_` (the other words, said by the plain corpus's speakers;
     like TensorFlow's speech_commands `--unknown_percentage`, it sets how much of train the
-    open class is); 0 adds none, and a larger share keeps a smaller one's clips and adds
-    more after them."""
+    open class is), `drawn_speakers` the share added to every speech class said by
+    speakers no other clip has (`drawn_speaker_pool`); 0 adds none, and a larger share
+    keeps a smaller one's clips and adds more after them."""
     if size not in SIZES:
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
@@ -139,6 +153,8 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
         raise MelflowError(f"--vowel-variants must be a share between 0 and 4, got {vowel_variants}")
     if not 0 <= extra_unknown <= 4:
         raise MelflowError(f"--extra-unknown must be a share between 0 and 4, got {extra_unknown}")
+    if not 0 <= drawn_speakers <= 4:
+        raise MelflowError(f"--drawn-speakers must be a share between 0 and 4, got {drawn_speakers}")
     speakers = split_speakers(random_voices, accented_voices)
     specs: list[ClipSpec] = []
     for si, split in enumerate(SPLITS):
@@ -169,6 +185,8 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                 more = np.random.default_rng([seed, si, li, 10])
                 added += _clips_of_both_engines([str(x) for x in more.permutation(esp)], [str(x) for x in more.permutation(fli)],
                                                 more, n + len(added), round(n * extra_unknown), *said)
+            if drawn_speakers and split == "train":
+                added += _added_clips(drawn_speaker_pool(), 11, round(n * drawn_speakers), n + len(added), *said)
             specs += added
     return specs
 
@@ -217,7 +235,7 @@ def _spoken_clip(split: str, label: str, spk: str, i: int, seed: int, where: tup
 # ---- driver --------------------------------------------------------------------------
 def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
                         random_voices: int = 0, accented_voices=False, vowel_variants: float = 0.0,
-                        extra_unknown: float = 0.0) -> dict:
+                        extra_unknown: float = 0.0, drawn_speakers: float = 0.0) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
     (counts per split and class, speakers per split). Returns the summary.
@@ -227,7 +245,8 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     kept (`render_specs`), so an interrupted run picks up where it stopped.
     `random_voices` and `accented_voices` add voices to train (see `split_speakers`),
     `vowel_variants` that share more keyword clips said with other accents' vowels
-    (melflow.data.pronunciations), `extra_unknown` that share more `_unknown_` clips."""
+    (melflow.data.pronunciations), `extra_unknown` that share more `_unknown_` clips,
+    `drawn_speakers` that share more clips of every speech class said by drawn speakers."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
@@ -235,7 +254,8 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     unknown = sorted(set(splits) - set(SPLITS))
     if unknown:
         raise MelflowError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
-    specs = [s for s in plan_kws_corpus(size, seed, random_voices, accented_voices, vowel_variants, extra_unknown)
+    specs = [s for s in plan_kws_corpus(size, seed, random_voices, accented_voices, vowel_variants, extra_unknown,
+                                       drawn_speakers)
              if s.split in splits]
     render_specs(specs, out, jobs=jobs, progress=progress)
 
@@ -250,6 +270,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "accented_voices": chosen_voices(accented_voices),
         "vowel_variants": float(vowel_variants),
         "extra_unknown": float(extra_unknown),
+        "drawn_speakers": float(drawn_speakers),
         "sample_rate": SAMPLE_RATE,
         "clip_samples": CLIP_SAMPLES,
         "labels": LABELS,
