@@ -4,7 +4,7 @@ the figure that tells a slower machine from a slower recipe when `melflow train`
 `train_seconds` changes between sessions.
 
     .venv/bin/python scripts/bench_train_step.py [--config models/kws_cnn.yaml] [--manifest data/kws-small/test.csv]
-        [--steps 60] [--threads 0]
+        [--steps 60] [--threads 0] [--compile]
 
 One step is what `melflow train` does per batch without teachers: augmentation (the
 recipe's SpecAugment and level/shift jitter), forward and loss (under bfloat16 autocast
@@ -12,13 +12,17 @@ when the recipe's `train.precision` is bf16), backward, AdamW. Brevitas'
 activation quantizers gather percentile statistics for their first training steps
 (`collect_stats_steps`, 300 here; a slower path), so the script runs those first and times
 the steps after them, which are all but a few hundred of a real run's. Prints one JSON line: steps/s,
-clips/s, and the minutes an epoch of `--clips` train clips would take.
+clips/s, and the minutes an epoch of `--clips` train clips would take. `--compile` times
+the step through `torch.compile` (compiled after the statistics steps, as their path differs),
+and `BREVITAS_JIT=1` before the command times Brevitas' TorchScript quantizers: the two ways to
+a faster step without touching the recipe.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -40,6 +44,7 @@ def main(argv=None) -> int:
     ap.add_argument("--manifest", default="data/kws-small/test.csv", help="clips whose integer log-Mel codes make the batches")
     ap.add_argument("--steps", type=int, default=60, help="timed steps (after the statistics steps)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
+    ap.add_argument("--compile", action="store_true", help="time the step through torch.compile (inductor)")
     ap.add_argument("--clips", type=int, default=30120, help="train clips per epoch for the estimate (default: the shipped kws_cnn's corpus)")
     args = ap.parse_args(argv)
     if args.threads:
@@ -54,23 +59,30 @@ def main(argv=None) -> int:
     data = clips(args.manifest)
     codes, labels = torch.from_numpy(data.x.astype("float32"))[:, None], torch.from_numpy(data.y)
 
+    model = net
+
     def step():
         idx = torch.randint(0, len(codes), (tc.batch_size,), generator=gen)
         x, y = augment(codes[idx], tc, gen), labels[idx]
         with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
-            loss = loss_fn(net(x), y)
+            loss = loss_fn(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
 
     for _ in range(stats_steps + 5):
         step()
+    if args.compile:
+        model = torch.compile(net)
+        for _ in range(5):  # the first compiled steps compile (tens of seconds): untimed
+            step()
     t0 = time.perf_counter()
     for _ in range(args.steps):
         step()
     per_s = args.steps / (time.perf_counter() - t0)
     print(json.dumps({
-        "config": args.config, "batch": tc.batch_size, "precision": str(amp).removeprefix("torch.") if amp else "fp32", "threads": torch.get_num_threads(), "untimed_stats_steps": stats_steps + 5,
+        "config": args.config, "batch": tc.batch_size, "precision": str(amp).removeprefix("torch.") if amp else "fp32", "threads": torch.get_num_threads(), "compiled": args.compile,
+        "brevitas_jit": os.environ.get("BREVITAS_JIT", "0") == "1", "untimed_stats_steps": stats_steps + 5,
         "steps_per_s": round(per_s, 2), "clips_per_s": round(per_s * tc.batch_size, 1),
         "epoch_minutes": round(args.clips / tc.batch_size / per_s / 60, 2), "epoch_clips": args.clips,
     }))
