@@ -118,10 +118,13 @@ def split_speakers(random_voices: int = 0, accented_voices=False) -> dict[str, l
 def drawn_speaker_pool() -> list[str]:
     """Speakers of `--drawn-speakers`: every drawn espeak-ng variant
     (melflow.data.espeak_voices) crossed with every espeak-ng train accent, thousands of
-    speakers for a few thousand clips, so that each says a clip or two. The test's unseen
-    speakers are variants train never hears; more distinct speakers, rather than more clips
-    of the same ones, is what a model needs to meet them. The first `--random-voices`
-    variants are among them (those variants then also speak in the plain clips)."""
+    speakers for a few thousand clips, so that each says a clip or two: the test's unseen
+    speakers are variants train never hears, and more distinct speakers, rather than more
+    clips of the same ones, was the bet (measured in docs/kws_training.md: val gains a
+    point, test no more than its noise). Only espeak-ng can make new voices, so the added
+    clips shift train's engine mix away from flite and festival. The first
+    `--random-voices` variants are among them (those variants then also speak in the plain
+    clips)."""
     accents = _ESPEAK_ACCENTS["train"]
     return [f"espeak:{a}+{v}" for v in random_variant_names(MAX_RANDOM_VARIANTS) for a in accents]
 
