@@ -289,8 +289,9 @@ def test_accented_festival_voices_are_train_only_and_say_keywords_in_their_own_s
 def test_extra_unknown_adds_train_clips_of_other_words_by_the_usual_speakers():
     plain = kws.plan_kws_corpus("small", seed=3)
     more = kws.plan_kws_corpus("small", seed=3, extra_unknown=0.5, vowel_variants=0.2)
-    added = [s for s in more if s not in set(plain) and s.phonemes is None]
-    assert set(plain) < set(more) and {(s.split, s.label) for s in added} == {("train", "_unknown_")}
+    plain_set = set(plain)
+    added = [s for s in more if s not in plain_set and s.phonemes is None]
+    assert plain_set < set(more) and {(s.split, s.label) for s in added} == {("train", "_unknown_")}
     n_unknown = sum(s.split == "train" and s.label == "_unknown_" for s in plain)
     assert len(added) == round(0.5 * n_unknown)
     assert {s.word for s in added} == set(kws.UNKNOWN_WORDS)
@@ -307,13 +308,15 @@ def test_extra_unknown_adds_train_clips_of_other_words_by_the_usual_speakers():
 
 
 def test_drawn_speakers_add_train_clips_of_every_speech_class_by_speakers_no_other_clip_has():
+    bare = kws.plan_kws_corpus("small", seed=3)
     plain = kws.plan_kws_corpus("small", seed=3, extra_unknown=0.5)
     more = kws.plan_kws_corpus("small", seed=3, extra_unknown=0.5, drawn_speakers=0.5)
-    added = [s for s in more if s not in set(plain)]
-    assert set(plain) < set(more) and {s.split for s in added} == {"train"}  # val and test stay as they are
+    plain_set = set(plain)
+    added = [s for s in more if s not in plain_set]
+    assert plain_set < set(more) and {s.split for s in added} == {"train"}  # val and test stay as they are
     assert {s.label for s in added} == set(kws.KEYWORDS) | {"_unknown_"}
     for label in ("yes", "_unknown_"):
-        n = sum(s.split == "train" and s.label == label and s.phonemes is None for s in kws.plan_kws_corpus("small", seed=3))
+        n = sum(s.split == "train" and s.label == label and s.phonemes is None for s in bare)
         assert sum(s.label == label for s in added) == round(0.5 * n)
     others = {s.speaker for s in plain}
     assert not {s.speaker for s in added} & others and all("+random" in s.speaker for s in added)

@@ -152,13 +152,12 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
         raise MelflowError(f"--seed must be >= 0, got {seed}")
-    if not 0 <= vowel_variants <= 4:  # a share of the class, not a percentage
-        raise MelflowError(f"--vowel-variants must be a share between 0 and 4, got {vowel_variants}")
-    if not 0 <= extra_unknown <= 4:
-        raise MelflowError(f"--extra-unknown must be a share between 0 and 4, got {extra_unknown}")
-    if not 0 <= drawn_speakers <= 4:
-        raise MelflowError(f"--drawn-speakers must be a share between 0 and 4, got {drawn_speakers}")
+    for flag, share in (("--vowel-variants", vowel_variants), ("--extra-unknown", extra_unknown),
+                        ("--drawn-speakers", drawn_speakers)):
+        if not 0 <= share <= 4:  # a share of the class, not a percentage
+            raise MelflowError(f"{flag} must be a share between 0 and 4, got {share}")
     speakers = split_speakers(random_voices, accented_voices)
+    drawn = drawn_speaker_pool() if drawn_speakers else []
     specs: list[ClipSpec] = []
     for si, split in enumerate(SPLITS):
         base_n = SIZES[size][si]
@@ -189,7 +188,7 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                 added += _clips_of_both_engines([str(x) for x in more.permutation(esp)], [str(x) for x in more.permutation(fli)],
                                                 more, n + len(added), round(n * extra_unknown), *said)
             if drawn_speakers and split == "train":
-                added += _added_clips(drawn_speaker_pool(), 11, round(n * drawn_speakers), n + len(added), *said)
+                added += _added_clips(drawn, 11, round(n * drawn_speakers), n + len(added), *said)
             specs += added
     return specs
 
