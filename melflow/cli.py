@@ -16,7 +16,7 @@ def _data_kws(args):
     generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs, splits=args.splits.split(","),
                         random_voices=args.random_voices, accented_voices=args.accented_voices,
                         vowel_variants=args.vowel_variants, extra_unknown=args.extra_unknown,
-                        drawn_speakers=args.drawn_speakers)
+                        drawn_speakers=args.drawn_speakers, neural_voices=args.neural_voices)
 
 
 def _data_speech_commands(args):
@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     kws.add_argument("--drawn-speakers", type=float, default=0.0, metavar="SHARE",
                      help="add SHARE times each speech class's clips to train, said by speakers no other clip has: drawn "
                           "espeak-ng variants crossed with the train accents, a clip or two each (default 0)")
+    kws.add_argument("--neural-voices", type=float, default=0.0, metavar="SHARE",
+                     help="add SHARE times each speech class's clips to train, said by the neural Kokoro-82M with three of its "
+                          "voices and their mixes (melflow/data/kokoro_voices.py; about 1 s of a core a clip, default 0)")
     kws.set_defaults(func=_data_kws)
     gsc = data_sub.add_parser("speech-commands", help="train/val/test manifests of a Google Speech Commands v2 folder")
     gsc.add_argument("--root", required=True, help="the corpus folder (with validation_list.txt, testing_list.txt)")

@@ -16,52 +16,25 @@ probes only the voices a model trained on `--accented-voices <the others>` never
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-from pathlib import Path
-
-import numpy as np
 
 from melflow.core import reports_errors
-from melflow.data import kws
 from melflow.data.festival_accents import ACCENTED_VOICES, chosen_voices
-from melflow.eval.probe import evaluate_rendered
+from melflow.eval.probe import keyword_probe_specs, voice_probe_main
 
 FIRST_VARIANT = 10  # the train split's accented speakers are #00-#05
 
 
-def probe_specs(per_voice: int, seed: int, voices="all") -> list[kws.ClipSpec]:
-    """`per_voice` keyword clips per voice, the keywords in turn, a new variant every ten;
-    a voice's clips are the same whichever other voices are probed with it."""
-    babble = tuple(kws.split_speakers()["val"][:2])
-    chosen, specs = chosen_voices(voices), []
-    for vi, voice in enumerate(ACCENTED_VOICES):  # vi from the full list: a voice's clips do not depend on the others
-        if voice not in chosen:
-            continue
-        for n in range(per_voice):
-            word = kws.KEYWORDS[n % len(kws.KEYWORDS)]
-            speaker = f"festival:{voice}#{FIRST_VARIANT + n // len(kws.KEYWORDS):02d}"
-            specs.append(kws.ClipSpec(f"probe/{word}/{voice}_{n:03d}.wav", word, word, speaker, "probe",
-                                      (seed, 99, vi, n), babble))
-    return specs
+def probe_specs(per_voice: int, seed: int, voices="all"):
+    """`per_voice` keyword clips per voice, a new variant every ten."""
+    return keyword_probe_specs(ACCENTED_VOICES, chosen_voices(voices or "all"),
+                               lambda voice, k: f"festival:{voice}#{FIRST_VARIANT + k:02d}", per_voice, seed, 99)
 
 
 @reports_errors("probe_accented_voices")
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True, help="a checkpoint (.pt) or a build folder")
-    ap.add_argument("--out", type=Path, default=Path("build/accented-probe"))
-    ap.add_argument("--per-voice", type=int, default=40)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--voices", default="all", help="comma-separated accented voices to probe (default: all nine)")
-    ap.add_argument("--backend", choices=["torch", "golden"], default="golden")
-    args = ap.parse_args(argv)
-    result = evaluate_rendered(probe_specs(args.per_voice, args.seed, args.voices), args.out, args.model, args.backend, "voice")
-    result["voices_accuracy_range"] = [float(np.min([g["accuracy"] for g in result["groups"]])),
-                                       float(np.max([g["accuracy"] for g in result["groups"]]))]
-    print(json.dumps(result))
-    return 0
+    return voice_probe_main(argv, __doc__.splitlines()[0], "build/accented-probe", probe_specs,
+                            "comma-separated accented voices to probe (default: all nine)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from melflow.core import MelflowError
-from melflow.data import espeak_voices, festival_accents, kws, kws_render, pronunciations
+from melflow.data import espeak_voices, festival_accents, kokoro_voices, kws, kws_render, pronunciations
 from melflow.data.audio import fit_length, load_audio, write_wav
 from melflow.data.manifest import ManifestRow, read_manifest, write_manifest
 
@@ -405,6 +405,59 @@ def test_vowel_shift_probe_says_every_keyword_every_way_by_speakers_train_never_
     groups = [{"value": "up+own", "accuracy": 1.0, "clips": 3}, {"value": "up+'0p", "accuracy": 0.0, "clips": 2},
               {"value": "off+'Vf", "accuracy": 0.5, "clips": 2}]
     assert probe["share_correct"](groups, own=True) == 1.0 and probe["share_correct"](groups, own=False) == 0.25
+
+
+def test_neural_voices_add_train_clips_said_by_kokoro_speakers_of_three_of_its_voices():
+    plain = kws.plan_kws_corpus("small", seed=3, extra_unknown=0.5, drawn_speakers=0.5)
+    more = kws.plan_kws_corpus("small", seed=3, extra_unknown=0.5, drawn_speakers=0.5, neural_voices=0.2)
+    plain_set = set(plain)
+    added = [s for s in more if s not in plain_set]
+    assert plain_set < set(more) and {s.split for s in added} == {"train"}  # the other clips stay as they are
+    assert {s.label for s in added} == set(kws.KEYWORDS) | {"_unknown_"}
+    bare = kws.plan_kws_corpus("small", seed=3)
+    n = sum(s.split == "train" and s.label == "yes" for s in bare)
+    assert sum(s.label == "yes" for s in added) == round(0.2 * n)
+    assert {s.speaker for s in added} == set(kokoro_voices.train_speakers())  # every one speaks
+    heard = {v for s in added for v in s.speaker.split(":")[1].split("#")[0].split("+")}
+    assert heard == set(kokoro_voices.TRAIN_VOICES) and not heard & set(kokoro_voices.PROBE_VOICES)
+    assert len({s.relpath for s in more}) == len(more)
+    with pytest.raises(MelflowError, match="--neural-voices"):
+        kws.plan_kws_corpus("tiny", seed=3, neural_voices=5)
+
+
+def test_kokoro_reads_every_corpus_word_in_its_own_phoneme_symbols():
+    for accent in ("en-us", "en-gb"):
+        for word in kws.KEYWORDS + kws.UNKNOWN_WORDS:
+            p = kokoro_voices.kokoro_phonemes(word, accent)  # raises on a symbol Kokoro lacks
+            assert p and not any(d in p for d in ("oʊ", "əʊ", "eɪ", "aɪ", "aʊ", "dʒ", "tʃ")), (word, accent, p)
+    assert kokoro_voices.kokoro_phonemes("go", "en-us") == "ɡˈO" and kokoro_voices.kokoro_phonemes("go", "en-gb") == "ɡˈQ"
+    with pytest.raises(MelflowError, match="not a Kokoro speaker"):
+        kokoro_voices.synthesize("go", "kokoro:af_heart#00", 1.0)
+
+
+@needs_tts
+def test_kokoro_clips_are_pure_functions_of_their_spec_and_a_mix_is_a_voice_of_its_own():
+    spec = next(s for s in kws.plan_kws_corpus("tiny", seed=3, neural_voices=0.3) if s.speaker and "kokoro:" in s.speaker)
+    first = kws.render_clip(spec)
+    kokoro_voices._synthesize_cached.cache_clear()  # synthesised afresh, not taken from the process's cache
+    assert np.array_equal(kws.render_clip(spec), first) and np.abs(first.astype(np.float64)).max() > 100
+    alone, mixed = (kokoro_voices.synthesize("stop", f"kokoro:{v}#00", 1.0) for v in ("jf_alpha", "jf_alpha+jm_kumo"))
+    assert len(alone) > 0.2 * kokoro_voices.SAMPLE_RATE and np.sqrt(np.mean(alone ** 2)) > 0.01
+    n = min(len(alone), len(mixed))
+    assert not np.allclose(alone[:n], mixed[:n], atol=1e-3)
+
+
+def test_neural_voice_probe_speaks_with_voices_no_split_has(load_script):
+    probe = load_script("probe_neural_voices.py")
+    specs = probe["probe_specs"](20, seed=0)
+    assert {s.speaker.split(":")[1].split("#")[0] for s in specs} == set(kokoro_voices.PROBE_VOICES)
+    everyone = probe["probe_specs"](20, seed=0, voices="all")
+    assert set(specs) < set(everyone) and len(everyone) == 20 * len(kokoro_voices.VOICES)
+    train = {s.speaker for s in kws.plan_kws_corpus("small", seed=0, neural_voices=0.2) if s.speaker}
+    assert not {s.speaker for s in everyone} & train  # the train voices at variants train never has
+    assert sorted({s.label for s in specs}) == sorted(kws.KEYWORDS)
+    with pytest.raises(MelflowError, match="af_heart"):
+        probe["probe_specs"](20, seed=0, voices="jf_alpha,af_heart")
 
 
 def test_missing_festival_voice_is_named_with_its_package(monkeypatch, tmp_path):

@@ -5,7 +5,8 @@ A *speaker* is engine x voice x variant with its own fixed base rate and pitch. 
 speaker-disjoint and the test split uses espeak-ng accents, espeak-ng variants and a flite
 voice that the train split never hears (festival speaks in train and val only; with
 `accented_voices`, its voices of other languages say the keywords with their accent in
-extra train clips: melflow.data.festival_accents). Every clip is rendered from its own seeded
+extra train clips: melflow.data.festival_accents; with `neural_voices`, the neural Kokoro
+speaks extra train clips: melflow.data.kokoro_voices). Every clip is rendered from its own seeded
 numpy Generator (derived from the corpus seed and the clip's position in the plan), so the
 same seed and size give the same WAV bytes whatever the number of worker processes.
 This module plans the corpus (which clips, said by whom); melflow.data.kws_render
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from melflow.core import MelflowError
+from melflow.data import kokoro_voices
 from melflow.data.espeak_voices import MAX_RANDOM_VARIANTS, random_variant_names
 from melflow.data.festival_accents import ACCENTED_VOICES, chosen_voices
 from melflow.data.kws_render import CLIP_SAMPLES, SAMPLE_RATE, ClipSpec, engine_voice, render_clip, render_specs
@@ -136,24 +138,25 @@ def _safe(s: str) -> str:
 
 def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                     accented_voices=False, vowel_variants: float = 0.0, extra_unknown: float = 0.0,
-                    drawn_speakers: float = 0.0) -> list[ClipSpec]:
+                    drawn_speakers: float = 0.0, neural_voices: float = 0.0) -> list[ClipSpec]:
     """Every clip of the corpus, in a fixed order, without rendering any audio. Val and
     test depend on none of `random_voices`, `accented_voices`, `vowel_variants`,
-    `extra_unknown` and `drawn_speakers` (each split and class draws from its own Generator),
-    and the last four only add train clips: the plain corpus's clips are the first of each
+    `extra_unknown`, `drawn_speakers` and `neural_voices` (each split and class draws from its
+    own Generator), and the last five only add train clips: the plain corpus's clips are the first of each
     class, unchanged.
     `vowel_variants` is the share of clips added to each keyword class, `extra_unknown`
     the share added to `_unknown_` (the other words, said by the plain corpus's speakers;
     like TensorFlow's speech_commands `--unknown_percentage`, it sets how much of train the
     open class is), `drawn_speakers` the share added to every speech class said by
-    speakers no other clip has (`drawn_speaker_pool`); 0 adds none, and a larger share
+    speakers no other clip has (`drawn_speaker_pool`), `neural_voices` the share added to every
+    speech class said by Kokoro's train speakers (melflow.data.kokoro_voices); 0 adds none, and a larger share
     keeps a smaller one's clips and adds more after them."""
     if size not in SIZES:
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
         raise MelflowError(f"--seed must be >= 0, got {seed}")
     for flag, share in (("--vowel-variants", vowel_variants), ("--extra-unknown", extra_unknown),
-                        ("--drawn-speakers", drawn_speakers)):
+                        ("--drawn-speakers", drawn_speakers), ("--neural-voices", neural_voices)):
         if not 0 <= share <= 4:  # a share of the class, not a percentage
             raise MelflowError(f"{flag} must be a share between 0 and 4, got {share}")
     speakers = split_speakers(random_voices, accented_voices)
@@ -189,6 +192,8 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                                                 more, n + len(added), round(n * extra_unknown), *said)
             if drawn_speakers and split == "train":
                 added += _added_clips(drawn, 11, round(n * drawn_speakers), n + len(added), *said)
+            if neural_voices and split == "train":
+                added += _added_clips(kokoro_voices.train_speakers(), 12, round(n * neural_voices), n + len(added), *said)
             specs += added
     return specs
 
@@ -237,7 +242,7 @@ def _spoken_clip(split: str, label: str, spk: str, i: int, seed: int, where: tup
 # ---- driver --------------------------------------------------------------------------
 def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
                         random_voices: int = 0, accented_voices=False, vowel_variants: float = 0.0,
-                        extra_unknown: float = 0.0, drawn_speakers: float = 0.0) -> dict:
+                        extra_unknown: float = 0.0, drawn_speakers: float = 0.0, neural_voices: float = 0.0) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
     (counts per split and class, speakers per split). Returns the summary.
@@ -248,7 +253,8 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     `random_voices` and `accented_voices` add voices to train (see `split_speakers`),
     `vowel_variants` that share more keyword clips said with other accents' vowels
     (melflow.data.pronunciations), `extra_unknown` that share more `_unknown_` clips,
-    `drawn_speakers` that share more clips of every speech class said by drawn speakers."""
+    `drawn_speakers` that share more clips of every speech class said by drawn speakers,
+    `neural_voices` that share more said by Kokoro's neural voices."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
@@ -257,7 +263,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     if unknown:
         raise MelflowError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
     specs = [s for s in plan_kws_corpus(size, seed, random_voices, accented_voices, vowel_variants, extra_unknown,
-                                       drawn_speakers)
+                                       drawn_speakers, neural_voices)
              if s.split in splits]
     render_specs(specs, out, jobs=jobs, progress=progress)
 
@@ -273,6 +279,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "vowel_variants": float(vowel_variants),
         "extra_unknown": float(extra_unknown),
         "drawn_speakers": float(drawn_speakers),
+        "neural_voices": float(neural_voices),
         "sample_rate": SAMPLE_RATE,
         "clip_samples": CLIP_SAMPLES,
         "labels": LABELS,

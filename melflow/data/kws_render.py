@@ -1,5 +1,5 @@
 """How one clip of the keyword corpus sounds: the synthesisers (espeak-ng, flite,
-festival), the speaker's fixed voice parameters, sox effects, placement, gain and noise;
+festival, and the neural Kokoro of melflow.data.kokoro_voices), the speaker's fixed voice parameters, sox effects, placement, gain and noise;
 and `render_specs`, which writes a list of clips in parallel and keeps those already
 rendered the same way.
 
@@ -31,6 +31,7 @@ import numpy as np
 import soundfile as sf
 
 from melflow.core import MelflowError
+from melflow.data import kokoro_voices
 from melflow.data.audio import float_to_int16, resample, wav_comment, write_wav
 from melflow.data.espeak_voices import espeak_path_for
 from melflow.data.festival_accents import DEBIAN_PACKAGES as ACCENT_PACKAGES, festival_text
@@ -109,6 +110,10 @@ def _festival(text: str, speaker: str, stretch: float, path: str, tmp: str) -> N
         raise MelflowError(f"text2wave wrote nothing for festival voice {voice} (is it installed?)")
 
 
+def _kokoro(text: str, speaker: str, stretch: float, path: str) -> None:
+    sf.write(path, kokoro_voices.synthesize(text, speaker, 1.0 / stretch), kokoro_voices.SAMPLE_RATE, subtype="FLOAT")
+
+
 def _read_float(path: str) -> tuple[np.ndarray, int]:
     x, sr = sf.read(path, dtype="float64", always_2d=True)
     return x.mean(axis=1), sr
@@ -128,6 +133,8 @@ def _synth_word(spec: ClipSpec, rng: np.random.Generator, tmp: str) -> np.ndarra
         stretch = base["stretch"] * rng.uniform(0.9, 1.1)
         if spec.speaker.startswith("festival:"):
             _festival(spec.word, spec.speaker, stretch, raw, tmp)
+        elif spec.speaker.startswith("kokoro:"):  # at the voice's own rate: a process reuses its syntheses
+            _kokoro(spec.word, spec.speaker, base["stretch"], raw)
         else:
             _flite(spec.word, spec.speaker, stretch, raw)
         fx += ["pitch", f"{base['cents'] + rng.uniform(-80, 80):.1f}"]
@@ -256,7 +263,8 @@ def render_clip(spec: ClipSpec) -> np.ndarray:
         return float_to_int16(clip)
 
 
-_RENDER_SOURCES = ("kws_render.py", "kws_words.py", "audio.py", "espeak_voices.py", "festival_accents.py", "pronunciations.py")
+_RENDER_SOURCES = ("kws_render.py", "kws_words.py", "audio.py", "espeak_voices.py", "festival_accents.py", "pronunciations.py",
+                   "kokoro_voices.py")
 _SYNTHESISERS = (["espeak-ng", "--version"], ["flite", "--version"], ["sox", "--version"], ["festival", "--version"])
 
 
@@ -274,6 +282,7 @@ def _renderer_fingerprint() -> str:
             h.update(res.stdout + res.stderr)
         except (OSError, subprocess.TimeoutExpired):
             h.update(f"{cmd[0]} missing".encode())
+    h.update(kokoro_voices.engine_version().encode())
     return h.hexdigest()[:12]
 
 
@@ -305,6 +314,8 @@ def _check_tools(specs) -> None:
     missing = [v for v in voices if not any(_FESTIVAL_VOICE_DIR.glob(f"*/{v}"))]
     if missing:
         raise MelflowError(f"festival voice(s) {', '.join(missing)} not installed under {_FESTIVAL_VOICE_DIR} ({hint})")
+    if any(s.speaker and s.speaker.startswith("kokoro:") for s in specs):
+        kokoro_voices.check_installed()
 
 
 def render_specs(specs, out, jobs: int = 0, progress: bool = True) -> int:
