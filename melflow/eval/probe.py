@@ -1,7 +1,8 @@
 """Probes: clips planned for one question (a voice, a pronunciation), rendered by the
 corpus renderer so that level, placement, effects and noise are as in training, then
-evaluated with the accuracy per group. The scripts `probe_accented_voices.py` and
-`probe_vowel_shift.py` plan the clips; this module is what they share."""
+evaluated with the accuracy per group. The scripts `probe_accented_voices.py`,
+`probe_neural_voices.py` and `probe_vowel_shift.py` plan the clips; this module is what they
+share (the two voice probes also share their plan and command line)."""
 
 from __future__ import annotations
 
