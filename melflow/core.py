@@ -10,6 +10,17 @@ class MelflowError(Exception):
     """
 
 
+def chosen_names(choice, known, flag: str) -> list[str]:
+    """Some of the `known` names, given as a list or a comma-separated string, in the order
+    of `known`; an unknown one is refused with the flag and the choices named. The corpus
+    options and the probes that pick voices by name share it."""
+    names = [v.strip() for v in choice.split(",")] if isinstance(choice, str) else list(choice)
+    unknown = [v for v in names if v not in known]
+    if unknown:
+        raise MelflowError(f"{flag}: unknown voice(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    return [v for v in known if v in names]
+
+
 def reports_errors(prog: str):
     """Decorator for a command's ``main()``: a MelflowError becomes one line on stderr,
     ``<prog>: error: <message>``, and exit status 2, instead of a traceback."""

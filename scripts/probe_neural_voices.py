@@ -17,30 +17,17 @@ from __future__ import annotations
 
 import sys
 
-from melflow.core import MelflowError, reports_errors
+from melflow.core import reports_errors
 from melflow.data import kokoro_voices
 from melflow.eval.probe import keyword_probe_specs, voice_probe_main
 
 FIRST_VARIANT = 10  # the train split's Kokoro speakers are #00-#03
 
 
-def chosen_voices(choice) -> list[str]:
-    """None for the voices no split has, "all" for all five, or some of them by name."""
-    if choice is None:
-        return list(kokoro_voices.PROBE_VOICES)
-    if choice == "all":
-        return list(kokoro_voices.VOICES)
-    names = [v.strip() for v in choice.split(",")]
-    unknown = [v for v in names if v not in kokoro_voices.VOICES]
-    if unknown:
-        raise MelflowError(f"--voices: unknown Kokoro voice(s) {', '.join(unknown)}; choose from {', '.join(kokoro_voices.VOICES)}")
-    return names
-
-
 def probe_specs(per_voice: int, seed: int, voices=None):
     """`per_voice` keyword clips per voice, a new variant every ten."""
-    return keyword_probe_specs(kokoro_voices.VOICES, chosen_voices(voices),
-                               lambda voice, k: kokoro_voices.probe_speakers(voice, FIRST_VARIANT + k), per_voice, seed, 98)
+    return keyword_probe_specs(kokoro_voices.VOICES, kokoro_voices.chosen_voices(voices),
+                               lambda voice, k: kokoro_voices.probe_speaker(voice, FIRST_VARIANT + k), per_voice, seed, 98)
 
 
 @reports_errors("probe_neural_voices")

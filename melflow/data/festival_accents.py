@@ -16,7 +16,7 @@ The respellings are written here by hand: no library maps English words to other
 
 from __future__ import annotations
 
-from melflow.core import MelflowError
+from melflow.core import chosen_names
 
 # voice (festival's `(voice_<name>)`) -> language of its respellings; Debian packages in
 # DEBIAN_PACKAGES below.
@@ -57,8 +57,4 @@ def chosen_voices(choice) -> list[str]:
         return []
     if choice is True or choice == "all":
         return list(ACCENTED_VOICES)
-    names = [v.strip() for v in choice.split(",")] if isinstance(choice, str) else list(choice)
-    unknown = [v for v in names if v not in ACCENTED_VOICES]
-    if unknown:
-        raise MelflowError(f"--accented-voices: unknown voice(s) {', '.join(unknown)}; choose from {', '.join(ACCENTED_VOICES)}")
-    return [v for v in ACCENTED_VOICES if v in names]
+    return chosen_names(choice, ACCENTED_VOICES, "--accented-voices")

@@ -30,9 +30,9 @@ from importlib import resources
 
 import numpy as np
 
-from melflow.core import MelflowError
+from melflow.core import MelflowError, chosen_names
 
-__all__ = ["VOICES", "TRAIN_VOICES", "PROBE_VOICES", "SAMPLE_RATE", "train_speakers", "probe_speakers",
+__all__ = ["VOICES", "TRAIN_VOICES", "PROBE_VOICES", "SAMPLE_RATE", "train_speakers", "chosen_voices", "probe_speaker",
            "kokoro_phonemes", "synthesize", "engine_version", "check_installed"]
 
 SAMPLE_RATE = 24000
@@ -54,11 +54,17 @@ def train_speakers() -> list[str]:
     return [f"kokoro:{v}#{k:02d}" for v in voices + mixes for k in _TRAIN_VARIANTS]
 
 
-def probe_speakers(voice: str, variant: int) -> str:
+def chosen_voices(choice) -> list[str]:
+    """The voices a probe asks for: None for those no split has (`PROBE_VOICES`), "all" for
+    all five, or some of them by name (a list, or a comma-separated string)."""
+    if choice is None:
+        return list(PROBE_VOICES)
+    return list(VOICES) if choice == "all" else chosen_names(choice, VOICES, "--voices")
+
+
+def probe_speaker(voice: str, variant: int) -> str:
     """The id of one voice alone in a variant of its own (the probes use #10 upward)."""
-    if voice not in VOICES:
-        raise MelflowError(f"unknown Kokoro voice {voice!r} (choose from {', '.join(VOICES)})")
-    return f"kokoro:{voice}#{variant:02d}"
+    return f"kokoro:{chosen_names([voice], VOICES, 'Kokoro voice')[0]}#{variant:02d}"
 
 
 def _parse(speaker: str) -> tuple[list[str], float, str]:
@@ -140,10 +146,9 @@ def check_installed() -> None:
         raise MelflowError(f"Kokoro's model parts are missing or damaged: {e} ({_INSTALL})") from None
 
 
-def _style(speaker: str, n_tokens: int) -> np.ndarray:
+def _style(voices: list[str], w: float, n_tokens: int) -> np.ndarray:
     """The speaker's style vector for an input of `n_tokens` phonemes (Kokoro keeps one per
-    input length); a mix weighs the second voice by a weight drawn from the id."""
-    voices, w, _ = _parse(speaker)
+    input length); a mix weighs the second voice by `w`."""
     styles = _styles()
     rows = [styles[v][min(n_tokens, len(styles[v])) - 1] for v in voices]
     return rows[0] if len(rows) == 1 else (1 - w) * rows[0] + w * rows[1]
@@ -151,12 +156,12 @@ def _style(speaker: str, n_tokens: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=512)
 def _synthesize_cached(word: str, speaker: str, speed: float) -> np.ndarray:
-    phonemes = kokoro_phonemes(word, _parse(speaker)[2])
+    voices, weight, accent = _parse(speaker)
     vocab = _vocab()
-    tokens = [vocab[c] for c in phonemes]
+    tokens = [vocab[c] for c in kokoro_phonemes(word, accent)]
     audio = _session().run(None, {
         "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
-        "style": _style(speaker, len(tokens)).reshape(1, -1).astype(np.float32),
+        "style": _style(voices, weight, len(tokens)).reshape(1, -1).astype(np.float32),
         "speed": np.array([speed], dtype=np.float32),
     })[0]
     audio = np.asarray(audio, np.float64).ravel()
@@ -167,5 +172,4 @@ def _synthesize_cached(word: str, speaker: str, speed: float) -> np.ndarray:
 def synthesize(word: str, speaker: str, speed: float) -> np.ndarray:
     """`word` said by the Kokoro speaker at `speed` (1 = the voice's own rate), as float at
     `SAMPLE_RATE`. Deterministic: the same arguments give the same samples."""
-    _parse(speaker)
     return _synthesize_cached(word, speaker, round(float(speed), 3))

@@ -1,7 +1,7 @@
 """How one clip of the keyword corpus sounds: the synthesisers (espeak-ng, flite,
 festival, and the neural Kokoro of melflow.data.kokoro_voices), the speaker's fixed voice
-parameters, sox effects, placement, gain and noise; and `render_specs`, which writes a list of clips in parallel and keeps those already
-rendered the same way.
+parameters, sox effects, placement, gain and noise; and `render_specs`, which writes a
+list of clips in parallel and keeps those already rendered the same way.
 
 Per utterance: rate/pitch jitter, sox effects (speed, pitch, EQ, band limits, light
 reverb), random placement in the 1 s clip, random gain, and background noise (white, pink,
