@@ -4,7 +4,7 @@ the figure that tells a slower machine from a slower recipe when `melflow train`
 `train_seconds` changes between sessions.
 
     .venv/bin/python scripts/bench_train_step.py [--config models/kws_cnn.yaml] [--manifest data/kws-small/test.csv]
-        [--steps 60] [--threads 0] [--compile]
+        [--steps 60] [--threads 0] [--kernels auto|compiled|eager] [--compile]
 
 One step is what `melflow train` does per batch without teachers: augmentation (the
 recipe's SpecAugment and level/shift jitter), forward and loss (under bfloat16 autocast
@@ -12,7 +12,9 @@ when the recipe's `train.precision` is bf16), backward, AdamW. Brevitas'
 activation quantizers gather percentile statistics for their first training steps
 (`collect_stats_steps`, 300 here; a slower path), so the script runs those first and times
 the steps after them, which are all but a few hundred of a real run's. Prints one JSON line: steps/s,
-clips/s, and the minutes an epoch of `--clips` train clips would take. `--compile` times
+clips/s, and the minutes an epoch of `--clips` train clips would take. The quantizers run as a
+full-length `melflow train` runs them (`--kernels auto`: compiled kernels on the CPU when a C++
+compiler is there, melflow.train.quant_kernels); `--kernels eager` times Brevitas' own. `--compile` times
 the step through `torch.compile` (compiled after the statistics steps, as their path differs),
 and `BREVITAS_JIT=1` before the command times Brevitas' TorchScript quantizers: the two ways to
 a faster step without touching the recipe.
@@ -25,6 +27,7 @@ import json
 import os
 import sys
 import time
+from contextlib import nullcontext
 
 import torch
 
@@ -34,6 +37,7 @@ from melflow.nn import build_model
 from melflow.train.augment import augment
 from melflow.train.config import load_config
 from melflow.train.device import autocast_dtype, training_layout
+from melflow.train.quant_kernels import AUTO_MIN_STEPS, KERNELS, compiled_quantizers, use_compiled
 from melflow.train.trainer import optimizer_and_loss
 
 
@@ -44,6 +48,7 @@ def main(argv=None) -> int:
     ap.add_argument("--manifest", default="data/kws-small/test.csv", help="clips whose integer log-Mel codes make the batches")
     ap.add_argument("--steps", type=int, default=60, help="timed steps (after the statistics steps)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
+    ap.add_argument("--kernels", choices=KERNELS, default="auto", help="the quantizers' kernels (train.quantizer_kernels of a full-length run)")
     ap.add_argument("--compile", action="store_true", help="time the step through torch.compile (inductor)")
     ap.add_argument("--clips", type=int, default=30120, help="train clips per epoch for the estimate (default: the shipped kws_cnn's corpus)")
     args = ap.parse_args(argv)
@@ -70,18 +75,21 @@ def main(argv=None) -> int:
         loss.backward()
         opt.step()
 
-    for _ in range(stats_steps + 5):
-        step()
-    if args.compile:
-        model = torch.compile(net)
-        for _ in range(5):  # the first compiled steps compile (tens of seconds): untimed
+    compiled = use_compiled(args.kernels, torch.device("cpu"), AUTO_MIN_STEPS, where="--kernels")
+    with compiled_quantizers(net) if compiled else nullcontext():
+        for _ in range(stats_steps + 5):  # with compiled kernels, the first ones compile (about 15 s): untimed
             step()
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
+        if args.compile:
+            model = torch.compile(net)
+            for _ in range(5):  # the first compiled steps compile (tens of seconds): untimed
+                step()
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            step()
     per_s = args.steps / (time.perf_counter() - t0)
     print(json.dumps({
-        "config": args.config, "batch": tc.batch_size, "precision": str(amp).removeprefix("torch.") if amp else "fp32", "threads": torch.get_num_threads(), "compiled": args.compile,
+        "config": args.config, "batch": tc.batch_size, "precision": str(amp).removeprefix("torch.") if amp else "fp32", "threads": torch.get_num_threads(),
+        "quantizers": "compiled" if compiled else "eager", "compiled": args.compile,
         "brevitas_jit": os.environ.get("BREVITAS_JIT", "0") == "1", "untimed_stats_steps": stats_steps + 5,
         "steps_per_s": round(per_s, 2), "clips_per_s": round(per_s * tc.batch_size, 1),
         "epoch_minutes": round(args.clips / tc.batch_size / per_s / 60, 2), "epoch_clips": args.clips,

@@ -126,6 +126,55 @@ def test_weight_average_starts_after_scale_calibration_and_averages_floats_only(
     model.load_state_dict(avg.state)  # a complete state of the model
 
 
+def test_compiled_quantizers_give_brevitas_values_and_leave_brevitas_behind():
+    """Inside `compiled_quantizers` every integer quantizer runs as a compiled kernel: outputs
+    and input gradients bit-identical to Brevitas', weight and scale gradients equal up to a
+    float sum's order; on leaving, the modules are Brevitas' again with the same state."""
+    import copy
+
+    import torch
+    from brevitas.core.quant.int_base import IntQuant
+
+    from melflow.nn import build_model
+    from melflow.train.quant_kernels import compiled_quantizers
+
+    torch.manual_seed(0)
+    net = build_model({**TINY_MODEL, "weight_scaling": "per_channel"}).train()  # per-channel and per-tensor scales
+    x = torch.randint(-128, 128, (16, 1, 98, 40)).float()
+    with torch.no_grad():
+        for _ in range(301):  # past the activation scales' statistics steps, to their learned values
+            net(x)
+    eager, compiled = net, copy.deepcopy(net)
+
+    def grads(model):
+        xi = x.clone().requires_grad_()
+        out = model(xi)
+        out.backward(torch.linspace(-1, 1, out.numel()).reshape(out.shape))
+        return out, xi.grad, {k: p.grad for k, p in model.named_parameters()}
+
+    want = grads(eager)
+    with compiled_quantizers(compiled) as n:
+        got = grads(compiled)
+    assert n == 11  # 5 convolution weights, 5 activations, the classifier's weights
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    for k, g in want[2].items():
+        torch.testing.assert_close(got[2][k], g, rtol=1e-4, atol=1e-6, msg=k)
+    assert not any("forward" in vars(m) for m in compiled.modules() if isinstance(m, IntQuant))
+    assert all(torch.equal(v, eager.state_dict()[k]) for k, v in compiled.state_dict().items())
+
+
+def test_compiled_quantizers_train_like_brevitas(tiny_corpus, tmp_path, capsys):
+    """`train.quantizer_kernels: compiled` in a real run: it says so, and the loss of each epoch
+    is the eager run's (same seed, same batches) within float rounding."""
+    losses = {}
+    for kernels in ("eager", "compiled"):
+        cfg = _write(tmp_path / f"{kernels}.yaml", {"model": TINY_MODEL, "train": {"epochs": 2, "batch_size": 32, "quantizer_kernels": kernels}})
+        train_from_config(cfg, tiny_corpus, out=tmp_path / f"{kernels}.pt", log_dir=None)
+        assert f'"quantizers": "{kernels}"' in capsys.readouterr().out
+        losses[kernels] = [h["loss"] for h in load_checkpoint(tmp_path / f"{kernels}.pt")[1]["history"]]
+    np.testing.assert_allclose(losses["compiled"], losses["eager"], rtol=1e-3)
+
+
 @pytest.mark.parametrize(
     "cfg, key",
     [
@@ -144,6 +193,7 @@ def test_weight_average_starts_after_scale_calibration_and_averages_floats_only(
         ({"model": TINY_MODEL, "train": {"band_warp": 0.5}}, "train.band_warp"),
         ({"model": TINY_MODEL, "train": {"timbre_codes": -1}}, "train.timbre_codes"),
         ({"model": TINY_MODEL, "train": {"init": "nowhere.pt"}}, "train.init"),
+        ({"model": TINY_MODEL, "train": {"quantizer_kernels": "fast"}}, "train.quantizer_kernels"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):

@@ -12,6 +12,7 @@ import gc
 import json
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from melflow.train.config import TrainConfig, load_config
 from melflow.train.device import autocast_dtype, training_device, training_layout
 from melflow.train.distill import check_same_inputs, distillation_loss, ensemble_probs, load_teachers, teacher_targets
 from melflow.train.features import manifest_features
+from melflow.train.quant_kernels import compiled_quantizers, use_compiled
 from melflow.train.state import (
     WeightAverage,
     calibration_state,
@@ -267,8 +269,13 @@ def _fit(rank: int, job: _Job) -> dict | None:
     teachers = [t.to(device) for t in teachers]
     soft = job.soft.to(device) if job.soft is not None else None  # the clean teachers' targets, moved once
     board = _tensorboard(job.run_dir) if rank == 0 else None
+    quantizers = ExitStack()
+    compiled = use_compiled(tc.quantizer_kernels, device, steps, where=f"{job.config}: train.quantizer_kernels")
+    if compiled:
+        quantizers.enter_context(compiled_quantizers(model, *teachers))
     if rank == 0:
-        print(json.dumps({"device": str(device), "autocast": str(amp).removeprefix("torch.") if amp else "off"}), flush=True)
+        print(json.dumps({"device": str(device), "autocast": str(amp).removeprefix("torch.") if amp else "off",
+                          "quantizers": "compiled" if compiled else "eager"}), flush=True)
     for epoch in range(first, tc.epochs):
         model.train()
         perm = torch.randperm(len(job.xtr), generator=order).numpy()
@@ -340,6 +347,7 @@ def _fit(rank: int, job: _Job) -> dict | None:
                      "calibration": calibration_state(model), "best": best, "history": history,
                      "average": average.state if average else None, "scaler": scaler.state_dict(), "run_dir": job.run_dir},
                     resume_path(job.out))
+    quantizers.close()  # Brevitas' own quantizers again: the checkpoint's test score and export run them
     if world > 1:
         _check_in_step(model)
         # DDP's reducer holds the process group and is freed with the GIL held; were it the
