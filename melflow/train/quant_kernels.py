@@ -23,9 +23,9 @@ order of a float sum (tests/test_train.py checks all three against Brevitas).
 
 from __future__ import annotations
 
+import functools
 import shutil
-import types
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
 import torch
 from brevitas.core.function_wrapper import Identity, RoundSte, TensorClamp, TensorClampSte
@@ -90,8 +90,7 @@ def _quantize_ste_clamp(x, scale, zero_point, lo, hi):
     return (y - zero_point) * scale
 
 
-def _compiled_forward(self, scale, zero_point, bit_width, x):
-    kernel = _quantize_ste_clamp if isinstance(self.tensor_clamp_impl, TensorClampSte) else _quantize
+def _compiled_forward(self, kernel, scale, zero_point, bit_width, x):
     return kernel(x, scale, zero_point, self.min_int(bit_width), self.max_int(bit_width))
 
 
@@ -106,10 +105,10 @@ def _replaceable(m: torch.nn.Module) -> bool:
 def compiled_quantizers(*nets: torch.nn.Module):
     """Within the block, the integer quantizers of `nets` run as compiled kernels."""
     patched = [m for net in nets for m in net.modules() if _replaceable(m)]
-    with ExitStack() as stack:
-        stack.enter_context(torch._dynamo.config.patch(recompile_limit=_RECOMPILE_LIMIT))
-        for m in patched:
-            m.forward = types.MethodType(_compiled_forward, m)
+    with torch._dynamo.config.patch(recompile_limit=_RECOMPILE_LIMIT):
+        for m in patched:  # the kernel is chosen once here, not on every call
+            kernel = _quantize_ste_clamp if type(m.tensor_clamp_impl) is TensorClampSte else _quantize
+            m.forward = functools.partial(_compiled_forward, m, kernel)
         try:
             yield len(patched)
         finally:
