@@ -6,15 +6,18 @@ the figure that tells a slower machine from a slower recipe when `melflow train`
     .venv/bin/python scripts/bench_train_step.py [--config models/kws_cnn.yaml] [--manifest data/kws-small/test.csv]
         [--steps 60] [--threads 0] [--kernels auto|compiled|eager] [--compile]
 
-One step is what `melflow train` does per batch without teachers: augmentation (the
-recipe's SpecAugment and level/shift jitter), forward and loss (under bfloat16 autocast
-when the recipe's `train.precision` is bf16), backward, AdamW. Brevitas'
+One step is what `melflow train` does per batch: augmentation (the recipe's SpecAugment
+and level/shift jitter), forward and loss (under bfloat16 autocast when the recipe's
+`train.precision` is bf16), the teachers' forward passes on the augmented batch when the
+recipe distills with `teacher_inputs: augmented` (their targets join the loss), backward,
+AdamW. Brevitas'
 activation quantizers gather percentile statistics for their first training steps
 (`collect_stats_steps`, 300 here; a slower path), so the script runs those first and times
 the steps after them, which are all but a few hundred of a real run's. Prints one JSON line: steps/s,
 clips/s, and the minutes an epoch of `--clips` train clips would take. The quantizers run as a
-full-length `melflow train` runs them (`--kernels auto`: compiled kernels on the CPU when a C++
-compiler is there, melflow.train.quant_kernels); `--kernels eager` times Brevitas' own. `--compile` times
+full-length `melflow train` runs them (`--kernels auto`: compiled quantizers and teachers on the
+CPU when a C++ compiler is there, melflow.train.kernels); `--kernels eager` times Brevitas' own
+and plain teachers. `--compile` times
 the step through `torch.compile` (compiled after the statistics steps, as their path differs),
 and `BREVITAS_JIT=1` before the command times Brevitas' TorchScript quantizers: the two ways to
 a faster step without touching the recipe.
@@ -33,12 +36,14 @@ import torch
 
 from melflow.core import reports_errors
 from melflow.eval.evaluate import clips
+from melflow.data.kws import LABELS
+from melflow.train.distill import distillation_loss, ensemble_probs, load_teachers
 from melflow.nn import build_model
 from melflow.train.augment import augment
 from melflow.train.config import load_config
 from melflow.train.device import autocast_dtype, training_layout
-from melflow.train.quant_kernels import AUTO_MIN_STEPS, KERNELS, compiled_quantizers, use_compiled
-from melflow.train.trainer import optimizer_and_loss
+from melflow.train.kernels import AUTO_MIN_STEPS, KERNELS, compiled_quantizers, compiled_teachers, use_compiled
+from melflow.train.trainer import load_checkpoint, optimizer_and_loss
 
 
 @reports_errors("bench_train_step")
@@ -48,7 +53,7 @@ def main(argv=None) -> int:
     ap.add_argument("--manifest", default="data/kws-small/test.csv", help="clips whose integer log-Mel codes make the batches")
     ap.add_argument("--steps", type=int, default=60, help="timed steps (after the statistics steps)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
-    ap.add_argument("--kernels", choices=KERNELS, default="auto", help="the quantizers' kernels (train.quantizer_kernels of a full-length run)")
+    ap.add_argument("--kernels", choices=KERNELS, default="auto", help="the quantizers' and teachers' kernels (train.kernels of a full-length run)")
     ap.add_argument("--compile", action="store_true", help="time the step through torch.compile (inductor)")
     ap.add_argument("--clips", type=int, default=30120, help="train clips per epoch for the estimate (default: the shipped kws_cnn's corpus)")
     args = ap.parse_args(argv)
@@ -65,17 +70,27 @@ def main(argv=None) -> int:
     codes, labels = torch.from_numpy(data.x.astype("float32"))[:, None], torch.from_numpy(data.y)
 
     model = net
+    teachers = []
+    if tc.teachers and tc.teacher_inputs == "augmented":  # the same checks as melflow train's
+        frontend = load_checkpoint(tc.teachers[0])[1]["frontend"]
+        teachers = load_teachers(tc.teachers, LABELS, frontend, tc.features)
 
     def step():
         idx = torch.randint(0, len(codes), (tc.batch_size,), generator=gen)
         x, y = augment(codes[idx], tc, gen), labels[idx]
         with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
-            loss = loss_fn(model(x), y)
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            if teachers:
+                target = ensemble_probs(teachers, x, tc.temperature)
+                loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(logits, target.float(), tc.temperature)
         opt.zero_grad()
         loss.backward()
         opt.step()
 
     compiled = use_compiled(args.kernels, torch.device("cpu"), AUTO_MIN_STEPS, where="--kernels")
+    if compiled:
+        teachers = compiled_teachers(teachers)
     with compiled_quantizers(net) if compiled else nullcontext():
         for _ in range(stats_steps + 5):  # with compiled kernels, the first ones compile (about 15 s): untimed
             step()
@@ -89,7 +104,7 @@ def main(argv=None) -> int:
     per_s = args.steps / (time.perf_counter() - t0)
     print(json.dumps({
         "config": args.config, "batch": tc.batch_size, "precision": str(amp).removeprefix("torch.") if amp else "fp32", "threads": torch.get_num_threads(),
-        "quantizers": "compiled" if compiled else "eager", "compiled": args.compile,
+        "teachers": len(teachers), "kernels": "compiled" if compiled else "eager", "compiled": args.compile,
         "brevitas_jit": os.environ.get("BREVITAS_JIT", "0") == "1", "untimed_stats_steps": stats_steps + 5,
         "steps_per_s": round(per_s, 2), "clips_per_s": round(per_s * tc.batch_size, 1),
         "epoch_minutes": round(args.clips / tc.batch_size / per_s / 60, 2), "epoch_clips": args.clips,

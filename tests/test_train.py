@@ -136,7 +136,7 @@ def test_compiled_quantizers_give_brevitas_values_and_leave_brevitas_behind():
     from brevitas.core.quant.int_base import IntQuant
 
     from melflow.nn import build_model
-    from melflow.train.quant_kernels import compiled_quantizers
+    from melflow.train.kernels import compiled_quantizers
 
     torch.manual_seed(0)
     net = build_model({**TINY_MODEL, "weight_scaling": "per_channel"}).train()  # per-channel and per-tensor scales
@@ -163,14 +163,18 @@ def test_compiled_quantizers_give_brevitas_values_and_leave_brevitas_behind():
     assert all(torch.equal(v, eager.state_dict()[k]) for k, v in compiled.state_dict().items())
 
 
-def test_compiled_quantizers_train_like_brevitas(tiny_corpus, tmp_path, capsys):
-    """`train.quantizer_kernels: compiled` in a real run: it says so, and the loss of each epoch
-    is the eager run's (same seed, same batches) within float rounding."""
+def test_compiled_kernels_train_like_eager(tiny_corpus, tmp_path, capsys):
+    """`train.kernels: compiled` in a real distilled run (compiled quantizers, and a compiled
+    teacher grading each augmented batch): it says so, and the loss of each epoch is the eager
+    run's (same seed, same batches) within float rounding."""
+    teacher = _write(tmp_path / "t.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32}})
+    train_from_config(teacher, tiny_corpus, out=tmp_path / "t.pt", log_dir=None)
     losses = {}
     for kernels in ("eager", "compiled"):
-        cfg = _write(tmp_path / f"{kernels}.yaml", {"model": TINY_MODEL, "train": {"epochs": 2, "batch_size": 32, "quantizer_kernels": kernels}})
+        recipe = {"epochs": 2, "batch_size": 32, "kernels": kernels, "teachers": ["t.pt"], "teacher_inputs": "augmented"}
+        cfg = _write(tmp_path / f"{kernels}.yaml", {"model": TINY_MODEL, "train": recipe})
         train_from_config(cfg, tiny_corpus, out=tmp_path / f"{kernels}.pt", log_dir=None)
-        assert f'"quantizers": "{kernels}"' in capsys.readouterr().out
+        assert f'"kernels": "{kernels}"' in capsys.readouterr().out
         losses[kernels] = [h["loss"] for h in load_checkpoint(tmp_path / f"{kernels}.pt")[1]["history"]]
     np.testing.assert_allclose(losses["compiled"], losses["eager"], rtol=1e-3)
 
@@ -193,7 +197,7 @@ def test_compiled_quantizers_train_like_brevitas(tiny_corpus, tmp_path, capsys):
         ({"model": TINY_MODEL, "train": {"band_warp": 0.5}}, "train.band_warp"),
         ({"model": TINY_MODEL, "train": {"timbre_codes": -1}}, "train.timbre_codes"),
         ({"model": TINY_MODEL, "train": {"init": "nowhere.pt"}}, "train.init"),
-        ({"model": TINY_MODEL, "train": {"quantizer_kernels": "fast"}}, "train.quantizer_kernels"),
+        ({"model": TINY_MODEL, "train": {"kernels": "fast"}}, "train.kernels"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path, cfg, key):

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from melflow.core import MelflowError
-from melflow.train.quant_kernels import KERNELS
+from melflow.train.kernels import KERNELS
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -38,10 +38,11 @@ class TrainConfig:
     features: str = "integer"  # "float": torchaudio's log-Mel on the same scale (fidelity twin)
     threads: int = 2
     precision: str = "auto"  # "auto": float16 mixed precision on CUDA, float32 on the CPU; "fp32"; "bf16" on either
-    # "compiled": Brevitas' integer quantizers as torch.compile'd kernels in the train loop (same
-    # values, about 1.4x the CPU steps/s; melflow.train.quant_kernels); "eager": Brevitas' own;
-    # "auto": compiled on the CPU for runs of 1,000 steps or more.
-    quantizer_kernels: str = "auto"
+    # "compiled": in the train loop, Brevitas' integer quantizers as torch.compile'd kernels (same
+    # values, about 1.4x the CPU steps/s) and the augmented-input teachers compiled (about 2x;
+    # melflow.train.kernels); "eager": Brevitas' own and plain teachers; "auto": compiled on
+    # the CPU for runs of 1,000 steps or more.
+    kernels: str = "auto"
     teachers: list = field(default_factory=list)  # checkpoints to distill from (melflow.train.distill); relative to the config's folder
     # Fine-tuning: a checkpoint of this very model (same `model:` block) whose weights, activation
     # scales included, start the run instead of a random draw; relative to the config's folder.
@@ -120,8 +121,8 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
         raise MelflowError(f"{path}: train.teacher_inputs must be clean or augmented, got {tc.teacher_inputs!r}")
     if tc.precision not in PRECISIONS:
         raise MelflowError(f"{path}: train.precision must be one of {', '.join(PRECISIONS)}, got {tc.precision!r}")
-    if tc.quantizer_kernels not in KERNELS:
-        raise MelflowError(f"{path}: train.quantizer_kernels must be one of {', '.join(KERNELS)}, got {tc.quantizer_kernels!r}")
+    if tc.kernels not in KERNELS:
+        raise MelflowError(f"{path}: train.kernels must be one of {', '.join(KERNELS)}, got {tc.kernels!r}")
     if tc.fit_on not in FIT_ON:
         raise MelflowError(f"{path}: train.fit_on must be one of {', '.join(FIT_ON)}, got {tc.fit_on!r}")
     if tc.features not in ("integer", "float"):

@@ -31,7 +31,7 @@ from melflow.train.config import TrainConfig, load_config
 from melflow.train.device import autocast_dtype, training_device, training_layout
 from melflow.train.distill import check_same_inputs, distillation_loss, ensemble_probs, load_teachers, teacher_targets
 from melflow.train.features import manifest_features
-from melflow.train.quant_kernels import compiled_quantizers, use_compiled
+from melflow.train.kernels import compiled_quantizers, compiled_teachers, use_compiled
 from melflow.train.state import (
     WeightAverage,
     calibration_state,
@@ -270,12 +270,13 @@ def _fit(rank: int, job: _Job) -> dict | None:
     soft = job.soft.to(device) if job.soft is not None else None  # the clean teachers' targets, moved once
     board = _tensorboard(job.run_dir) if rank == 0 else None
     quantizers = ExitStack()
-    compiled = use_compiled(tc.quantizer_kernels, device, steps, where=f"{job.config}: train.quantizer_kernels")
+    compiled = use_compiled(tc.kernels, device, steps, where=f"{job.config}: train.kernels")
     if compiled:
-        quantizers.enter_context(compiled_quantizers(model, *teachers))
+        quantizers.enter_context(compiled_quantizers(model))
+        teachers = compiled_teachers(teachers)
     if rank == 0:
         print(json.dumps({"device": str(device), "autocast": str(amp).removeprefix("torch.") if amp else "off",
-                          "quantizers": "compiled" if compiled else "eager"}), flush=True)
+                          "kernels": "compiled" if compiled else "eager"}), flush=True)
     for epoch in range(first, tc.epochs):
         model.train()
         perm = torch.randperm(len(job.xtr), generator=order).numpy()
