@@ -4,7 +4,7 @@ the figure that tells a slower machine from a slower recipe when `melflow train`
 `train_seconds` changes between sessions.
 
     .venv/bin/python scripts/bench_train_step.py [--config models/kws_cnn.yaml] [--manifest data/kws-small/test.csv]
-        [--steps 60] [--threads 0] [--kernels auto|compiled|eager] [--compile]
+        [--steps 60] [--threads 0] [--kernels auto|compiled|eager] [--eager-teachers] [--compile]
 
 One step is what `melflow train` does per batch: augmentation (the recipe's SpecAugment
 and level/shift jitter), forward and loss (under bfloat16 autocast when the recipe's
@@ -17,7 +17,8 @@ the steps after them, which are all but a few hundred of a real run's. Prints on
 clips/s, and the minutes an epoch of `--clips` train clips would take. The quantizers run as a
 full-length `melflow train` runs them (`--kernels auto`: compiled quantizers and teachers on the
 CPU when a C++ compiler is there, melflow.train.kernels); `--kernels eager` times Brevitas' own
-and plain teachers. `--compile` times
+and plain teachers, `--eager-teachers` compiled quantizers beside plain teachers (what compiling
+the teachers adds). `--compile` times
 the step through `torch.compile` (compiled after the statistics steps, as their path differs),
 and `BREVITAS_JIT=1` before the command times Brevitas' TorchScript quantizers: the two ways to
 a faster step without touching the recipe.
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=60, help="timed steps (after the statistics steps)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     ap.add_argument("--kernels", choices=KERNELS, default="auto", help="the quantizers' and teachers' kernels (train.kernels of a full-length run)")
+    ap.add_argument("--eager-teachers", action="store_true", help="leave the teachers plain torch while the quantizers compile")
     ap.add_argument("--compile", action="store_true", help="time the step through torch.compile (inductor)")
     ap.add_argument("--clips", type=int, default=30120, help="train clips per epoch for the estimate (default: the shipped kws_cnn's corpus)")
     args = ap.parse_args(argv)
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
         opt.step()
 
     compiled = use_compiled(args.kernels, torch.device("cpu"), AUTO_MIN_STEPS, where="--kernels")
-    if compiled:
+    if compiled and not args.eager_teachers:
         teachers = compiled_teachers(teachers)
     with compiled_quantizers(net) if compiled else nullcontext():
         for _ in range(stats_steps + 5):  # with compiled kernels, the first ones compile (about 15 s): untimed
@@ -104,7 +106,8 @@ def main(argv=None) -> int:
     per_s = args.steps / (time.perf_counter() - t0)
     print(json.dumps({
         "config": args.config, "batch": tc.batch_size, "precision": str(amp).removeprefix("torch.") if amp else "fp32", "threads": torch.get_num_threads(),
-        "teachers": len(teachers), "kernels": "compiled" if compiled else "eager", "compiled": args.compile,
+        "teachers": len(teachers), "kernels": "compiled" if compiled else "eager",
+        "teacher_kernels": "compiled" if compiled and teachers and not args.eager_teachers else "eager", "compiled": args.compile,
         "brevitas_jit": os.environ.get("BREVITAS_JIT", "0") == "1", "untimed_stats_steps": stats_steps + 5,
         "steps_per_s": round(per_s, 2), "clips_per_s": round(per_s * tc.batch_size, 1),
         "epoch_minutes": round(args.clips / tc.batch_size / per_s / 60, 2), "epoch_clips": args.clips,

@@ -179,6 +179,22 @@ def test_compiled_kernels_train_like_eager(tiny_corpus, tmp_path, capsys):
     np.testing.assert_allclose(losses["compiled"], losses["eager"], rtol=1e-3)
 
 
+def test_bench_train_step_times_the_recipes_teachers(tiny_corpus, tmp_path, capsys, load_script):
+    """scripts/bench_train_step.py times a distilling recipe's step with its teachers in it,
+    compiled unless asked to leave them plain."""
+    teacher = _write(tmp_path / "t.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32}})
+    train_from_config(teacher, tiny_corpus, out=tmp_path / "t.pt", log_dir=None)
+    cfg = _write(tmp_path / "s.yaml", {"model": TINY_MODEL, "train": {"teachers": ["t.pt"], "teacher_inputs": "augmented"}})
+    bench = load_script("bench_train_step.py")["main"]
+    for flags, kernels in (([], "compiled"), (["--eager-teachers"], "eager")):
+        capsys.readouterr()
+        args = ["--config", str(cfg), "--manifest", str(tiny_corpus / "test.csv"), "--steps", "2", "--kernels", "compiled"]
+        assert bench(args + flags) == 0
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (out["teachers"], out["kernels"], out["teacher_kernels"]) == (1, "compiled", kernels)
+        assert out["steps_per_s"] > 0
+
+
 @pytest.mark.parametrize(
     "cfg, key",
     [
