@@ -36,13 +36,13 @@ from contextlib import nullcontext
 import torch
 
 from melflow.core import reports_errors
-from melflow.eval.evaluate import clips
 from melflow.data.kws import LABELS
-from melflow.train.distill import distillation_loss, ensemble_probs, load_teachers
+from melflow.eval.evaluate import clips
 from melflow.nn import build_model
 from melflow.train.augment import augment
 from melflow.train.config import load_config
 from melflow.train.device import autocast_dtype, training_layout
+from melflow.train.distill import blended_loss, ensemble_probs, load_teachers
 from melflow.train.kernels import AUTO_MIN_STEPS, KERNELS, compiled_quantizers, compiled_teachers, use_compiled
 from melflow.train.trainer import load_checkpoint, optimizer_and_loss
 
@@ -84,8 +84,7 @@ def main(argv=None) -> int:
             logits = model(x)
             loss = loss_fn(logits, y)
             if teachers:
-                target = ensemble_probs(teachers, x, tc.temperature)
-                loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(logits, target.float(), tc.temperature)
+                loss = blended_loss(loss, logits, ensemble_probs(teachers, x, tc.temperature), tc.distill, tc.temperature)
         opt.zero_grad()
         loss.backward()
         opt.step()

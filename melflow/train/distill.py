@@ -71,6 +71,13 @@ def teacher_targets(teachers: list[torch.nn.Module], x: np.ndarray, temperature:
     return torch.cat(out).numpy().astype(np.float32)
 
 
+def blended_loss(label_loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor, weight: float,
+                 temperature: float) -> torch.Tensor:
+    """The hard-label loss and the distillation loss, weighted `1 - weight` and `weight`
+    (`train.distill`); the targets in float32 even when the step autocasts."""
+    return (1 - weight) * label_loss + weight * distillation_loss(logits, targets.float(), temperature)
+
+
 def distillation_loss(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> torch.Tensor:
     """KL divergence of the student's softened distribution from the teachers', times T^2
     so that its gradients keep their size as the temperature changes."""

@@ -138,7 +138,7 @@ def has_compiler() -> bool:
 
 
 def use_compiled(kernels: str, device: torch.device, steps: int, where: str = "train.kernels") -> bool:
-    """Whether a run of `steps` optimizer steps on `device` compiles its quantizers.
+    """Whether a run of `steps` optimizer steps on `device` compiles its quantizers and teachers.
 
     `auto` compiles on the CPU for runs long enough to win back the compile time; on CUDA it
     stays eager (not measured here: no GPU on this project's machines)."""

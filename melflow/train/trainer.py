@@ -29,7 +29,7 @@ from melflow.nn.quant import is_float
 from melflow.train.augment import augment, mixup
 from melflow.train.config import TrainConfig, load_config
 from melflow.train.device import autocast_dtype, training_device, training_layout
-from melflow.train.distill import check_same_inputs, distillation_loss, ensemble_probs, load_teachers, teacher_targets
+from melflow.train.distill import blended_loss, check_same_inputs, ensemble_probs, load_teachers, teacher_targets
 from melflow.train.features import manifest_features
 from melflow.train.kernels import compiled_quantizers, compiled_teachers, use_compiled
 from melflow.train.state import (
@@ -304,7 +304,7 @@ def _fit(rank: int, job: _Job) -> dict | None:
                     if partner is not None:
                         target = lam * target + (1 - lam) * target[partner]
                 if target is not None:
-                    loss = (1 - tc.distill) * loss + tc.distill * distillation_loss(logits, target.float(), tc.temperature)
+                    loss = blended_loss(loss, logits, target, tc.distill, tc.temperature)
             opt.zero_grad()
             scaler.scale(loss).backward()
             scaler.step(opt)
