@@ -90,7 +90,8 @@ def main(argv=None) -> int:
         opt.step()
 
     compiled = use_compiled(args.kernels, torch.device("cpu"), AUTO_MIN_STEPS, where="--kernels")
-    if compiled and not args.eager_teachers:
+    teacher_kernels = "compiled" if compiled and teachers and not args.eager_teachers else "eager"
+    if teacher_kernels == "compiled":
         teachers = compiled_teachers(teachers)
     with compiled_quantizers(net) if compiled else nullcontext():
         for _ in range(stats_steps + 5):  # with compiled kernels, the first ones compile (about 15 s): untimed
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
     print(json.dumps({
         "config": args.config, "batch": tc.batch_size, "precision": str(amp).removeprefix("torch.") if amp else "fp32", "threads": torch.get_num_threads(),
         "teachers": len(teachers), "kernels": "compiled" if compiled else "eager",
-        "teacher_kernels": "compiled" if compiled and teachers and not args.eager_teachers else "eager", "compiled": args.compile,
+        "teacher_kernels": teacher_kernels, "compiled": args.compile,
         "brevitas_jit": os.environ.get("BREVITAS_JIT", "0") == "1", "untimed_stats_steps": stats_steps + 5,
         "steps_per_s": round(per_s, 2), "clips_per_s": round(per_s * tc.batch_size, 1),
         "epoch_minutes": round(args.clips / tc.batch_size / per_s / 60, 2), "epoch_clips": args.clips,
