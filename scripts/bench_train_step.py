@@ -4,7 +4,7 @@ the figure that tells a slower machine from a slower recipe when `melflow train`
 `train_seconds` changes between sessions.
 
     .venv/bin/python scripts/bench_train_step.py [--config models/kws_cnn.yaml] [--manifest data/kws-small/test.csv]
-        [--steps 60] [--threads 0] [--kernels auto|compiled|eager] [--eager-teachers] [--compile]
+        [--steps 60] [--threads 0] [--kernels auto|compiled|eager] [--eager-teachers] [--eager-student]
 
 One step is what `melflow train` does per batch: augmentation (the recipe's SpecAugment
 and level/shift jitter), forward and loss (under bfloat16 autocast when the recipe's
@@ -14,14 +14,13 @@ AdamW. Brevitas'
 activation quantizers gather percentile statistics for their first training steps
 (`collect_stats_steps`, 300 here; a slower path), so the script runs those first and times
 the steps after them, which are all but a few hundred of a real run's. Prints one JSON line: steps/s,
-clips/s, and the minutes an epoch of `--clips` train clips would take. The quantizers run as a
-full-length `melflow train` runs them (`--kernels auto`: compiled quantizers and teachers on the
-CPU when a C++ compiler is there, melflow.train.kernels); `--kernels eager` times Brevitas' own
-and plain teachers, `--eager-teachers` compiled quantizers beside plain teachers (what compiling
-the teachers adds). `--compile` times
-the step through `torch.compile` (compiled after the statistics steps, as their path differs),
-and `BREVITAS_JIT=1` before the command times Brevitas' TorchScript quantizers: the two ways to
-a faster step without touching the recipe.
+clips/s, and the minutes an epoch of `--clips` train clips would take. The step runs as a
+full-length `melflow train` runs it (`--kernels auto`: on the CPU when a C++ compiler is there,
+compiled quantizers and teachers, and the student's whole step compiled after the statistics
+steps, melflow.train.kernels); `--kernels eager` times Brevitas' own quantizers, plain teachers
+and an eager student, `--eager-teachers` and `--eager-student` leave one of the two plain while
+the rest compiles (what compiling it adds). `BREVITAS_JIT=1` before the command times Brevitas'
+TorchScript quantizers.
 """
 
 from __future__ import annotations
@@ -43,7 +42,8 @@ from melflow.train.augment import augment
 from melflow.train.config import load_config
 from melflow.train.device import autocast_dtype, training_layout
 from melflow.train.distill import blended_loss, ensemble_probs, load_teachers
-from melflow.train.kernels import AUTO_MIN_STEPS, KERNELS, compiled_quantizers, compiled_teachers, use_compiled
+from melflow.train.kernels import AUTO_MIN_STEPS, KERNELS, compiled_quantizers, compiled_student, compiled_teachers, use_compiled
+from melflow.train.state import collecting_statistics
 from melflow.train.trainer import load_checkpoint, optimizer_and_loss
 
 
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     ap.add_argument("--kernels", choices=KERNELS, default="auto", help="the quantizers' and teachers' kernels (train.kernels of a full-length run)")
     ap.add_argument("--eager-teachers", action="store_true", help="leave the teachers plain torch while the quantizers compile")
-    ap.add_argument("--compile", action="store_true", help="time the step through torch.compile (inductor)")
+    ap.add_argument("--eager-student", action="store_true", help="leave the student's step eager around its compiled quantizers")
     ap.add_argument("--clips", type=int, default=30120, help="train clips per epoch for the estimate (default: the shipped kws_cnn's corpus)")
     args = ap.parse_args(argv)
     if args.threads:
@@ -67,7 +67,6 @@ def main(argv=None) -> int:
     net = training_layout(build_model(spec)).train()
     opt, loss_fn = optimizer_and_loss(net, tc)
     amp = autocast_dtype(torch.device("cpu"), tc.precision)  # train.precision: bf16 autocasts here too
-    stats_steps = max((getattr(m, "collect_stats_steps", 0) for m in net.modules()), default=0)
     data = clips(args.manifest)
     codes, labels = torch.from_numpy(data.x.astype("float32"))[:, None], torch.from_numpy(data.y)
 
@@ -91,15 +90,19 @@ def main(argv=None) -> int:
 
     compiled = use_compiled(args.kernels, torch.device("cpu"), AUTO_MIN_STEPS, where="--kernels")
     teacher_kernels = "compiled" if compiled and teachers and not args.eager_teachers else "eager"
+    student_kernels = "compiled" if compiled and not args.eager_student else "eager"
     if teacher_kernels == "compiled":
         teachers = compiled_teachers(teachers)
     with compiled_quantizers(net) if compiled else nullcontext():
-        for _ in range(stats_steps + 5):  # with compiled kernels, the first ones compile (about 15 s): untimed
+        untimed = 0
+        while collecting_statistics(net) or untimed < 5:  # with compiled kernels, the first ones compile (about 15 s)
             step()
-        if args.compile:
-            model = torch.compile(net)
+            untimed += 1
+        if student_kernels == "compiled":
+            model = compiled_student(net)
             for _ in range(5):  # the first compiled steps compile (tens of seconds): untimed
                 step()
+                untimed += 1
         t0 = time.perf_counter()
         for _ in range(args.steps):
             step()
@@ -107,8 +110,8 @@ def main(argv=None) -> int:
     print(json.dumps({
         "config": args.config, "batch": tc.batch_size, "precision": str(amp).removeprefix("torch.") if amp else "fp32", "threads": torch.get_num_threads(),
         "teachers": len(teachers), "kernels": "compiled" if compiled else "eager",
-        "teacher_kernels": teacher_kernels, "compiled": args.compile,
-        "brevitas_jit": os.environ.get("BREVITAS_JIT", "0") == "1", "untimed_stats_steps": stats_steps + 5,
+        "teacher_kernels": teacher_kernels, "student_kernels": student_kernels,
+        "brevitas_jit": os.environ.get("BREVITAS_JIT", "0") == "1", "untimed_steps": untimed,
         "steps_per_s": round(per_s, 2), "clips_per_s": round(per_s * tc.batch_size, 1),
         "epoch_minutes": round(args.clips / tc.batch_size / per_s / 60, 2), "epoch_clips": args.clips,
     }))

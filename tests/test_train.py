@@ -145,22 +145,54 @@ def test_compiled_quantizers_give_brevitas_values_and_leave_brevitas_behind():
         for _ in range(301):  # past the activation scales' statistics steps, to their learned values
             net(x)
     eager, compiled = net, copy.deepcopy(net)
-
-    def grads(model):
-        xi = x.clone().requires_grad_()
-        out = model(xi)
-        out.backward(torch.linspace(-1, 1, out.numel()).reshape(out.shape))
-        return out, xi.grad, {k: p.grad for k, p in model.named_parameters()}
-
-    want = grads(eager)
+    want = _step_grads(eager, x)
     with compiled_quantizers(compiled) as n:
-        got = grads(compiled)
+        got = _step_grads(compiled, x)
     assert n == 11  # 5 convolution weights, 5 activations, the classifier's weights
     assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
     for k, g in want[2].items():
         torch.testing.assert_close(got[2][k], g, rtol=1e-4, atol=1e-6, msg=k)
     assert not any("forward" in vars(m) for m in compiled.modules() if isinstance(m, IntQuant))
     assert all(torch.equal(v, eager.state_dict()[k]) for k, v in compiled.state_dict().items())
+
+
+def _step_grads(model, x, step=None):
+    """A train step's output, input gradient and `model`'s parameter gradients on the batch `x`,
+    run by `step` (a compiled `model`) or by `model` itself."""
+    import torch
+
+    xi = x.clone().requires_grad_()
+    out = (model if step is None else step)(xi)
+    out.backward(torch.linspace(-1, 1, out.numel()).reshape(out.shape))
+    return out, xi.grad, {k: p.grad for k, p in model.named_parameters()}
+
+
+def test_compiled_student_gives_the_eager_step():
+    """`compiled_student` refuses a model still gathering statistics; after them, the student's
+    compiled step (around compiled quantizers, as the trainer runs it) gives the eager step's
+    outputs and gradients."""
+    import copy
+
+    import torch
+
+    from melflow.nn import build_model
+    from melflow.train.kernels import compiled_quantizers, compiled_student
+
+    torch.manual_seed(0)
+    net = build_model(TINY_MODEL).train()
+    x = torch.randint(-128, 128, (16, 1, 98, 40)).float()
+    with pytest.raises(MelflowError, match="still gathering statistics"):
+        compiled_student(net)
+    with torch.no_grad():
+        for _ in range(301):
+            net(x)
+    eager, compiled = net, copy.deepcopy(net)
+    with compiled_quantizers(eager):
+        want = _step_grads(eager, x)
+    with compiled_quantizers(compiled):
+        got = _step_grads(compiled, x, step=compiled_student(compiled))
+    for a, b, what in ((got[0], want[0], "outputs"), (got[1], want[1], "input gradient"), *((got[2][k], g, k) for k, g in want[2].items())):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=what)
 
 
 @pytest.fixture(scope="module")
@@ -172,16 +204,32 @@ def tiny_teacher(tiny_corpus, tmp_path_factory):
     return str(out / "t.pt")
 
 
-def test_compiled_kernels_train_like_eager(tiny_corpus, tiny_teacher, tmp_path, capsys):
-    """`train.kernels: compiled` in a real distilled run (compiled quantizers, and a compiled
-    teacher grading each augmented batch): it says so, and the loss of each epoch is the eager
-    run's (same seed, same batches) within float rounding."""
+def test_compiled_kernels_train_like_eager(tiny_corpus, tiny_teacher, tmp_path, capsys, monkeypatch):
+    """`train.kernels: compiled` in a real distilled run (compiled quantizers, a compiled
+    teacher grading each augmented batch, and the student's step compiled once its scales'
+    statistics are in): it says so, and the loss of each epoch is the eager run's (same seed,
+    same batches) within float rounding."""
+    from melflow.train import trainer
+
+    stats_steps = 4  # Brevitas gathers statistics for 300 steps, more than this run has: both runs end them early
+
+    def short_statistics(*args, **kwargs):
+        model = build_model(*args, **kwargs)
+        for m in model.modules():
+            if hasattr(m, "collect_stats_steps"):
+                m.collect_stats_steps = stats_steps
+        return model
+
+    build_model = trainer.build_model
+    monkeypatch.setattr(trainer, "build_model", short_statistics)
     losses = {}
     for kernels in ("eager", "compiled"):
         recipe = {"epochs": 2, "batch_size": 32, "kernels": kernels, "teachers": [tiny_teacher], "teacher_inputs": "augmented"}
         cfg = _write(tmp_path / f"{kernels}.yaml", {"model": TINY_MODEL, "train": recipe})
         train_from_config(cfg, tiny_corpus, out=tmp_path / f"{kernels}.pt", log_dir=None)
-        assert f'"kernels": "{kernels}"' in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert f'"kernels": "{kernels}"' in out
+        assert ('"student": "compiled", "after_step": %d' % (stats_steps + 1) in out) == (kernels == "compiled")
         losses[kernels] = [h["loss"] for h in load_checkpoint(tmp_path / f"{kernels}.pt")[1]["history"]]
     import torch
 

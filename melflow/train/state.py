@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from melflow.core import MelflowError
-from melflow.train.config import TrainConfig
+
+if TYPE_CHECKING:  # config imports the kernels, which import this module
+    from melflow.train.config import TrainConfig
 
 
 class WeightAverage:
@@ -29,7 +32,7 @@ class WeightAverage:
         finished collecting their initial scale statistics, since before that their scale is
         not a weight yet (and loading a state would end the collection early)."""
         if self.state is None:
-            if any(getattr(m, "counter", 0) <= getattr(m, "collect_stats_steps", -1) for m in model.modules()):
+            if collecting_statistics(model):
                 return
             self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             return
@@ -39,6 +42,13 @@ class WeightAverage:
                     self.state[k].lerp_(v, 1 - self.decay)
                 else:
                     self.state[k].copy_(v)
+
+
+def collecting_statistics(model: torch.nn.Module) -> bool:
+    """Whether any of Brevitas' activation scales is still in its first `collect_stats_steps`
+    training steps, where it gathers statistics of its input instead of being a learnt weight:
+    another code path, so neither a weight average nor a compiled graph may start before."""
+    return any(getattr(m, "counter", 0) <= getattr(m, "collect_stats_steps", -1) for m in model.modules())
 
 
 def resume_path(out: Path) -> Path:

@@ -31,10 +31,11 @@ from melflow.train.config import TrainConfig, load_config
 from melflow.train.device import autocast_dtype, training_device, training_layout
 from melflow.train.distill import blended_loss, check_same_inputs, ensemble_probs, load_teachers, teacher_targets
 from melflow.train.features import manifest_features
-from melflow.train.kernels import compiled_quantizers, compiled_teachers, use_compiled
+from melflow.train.kernels import compiled_quantizers, compiled_student, compiled_teachers, use_compiled
 from melflow.train.state import (
     WeightAverage,
     calibration_state,
+    collecting_statistics,
     load_resume_state,
     restore_calibration,
     resume_path,
@@ -277,12 +278,16 @@ def _fit(rank: int, job: _Job) -> dict | None:
     if rank == 0:
         print(json.dumps({"device": str(device), "autocast": str(amp).removeprefix("torch.") if amp else "off",
                           "kernels": "compiled" if compiled else "eager"}), flush=True)
+    compile_student = compiled and world == 1  # under DDP the student stays eager: not measured here
     for epoch in range(first, tc.epochs):
         model.train()
         perm = torch.randperm(len(job.xtr), generator=order).numpy()
         total = 0.0
         bar = tqdm(range(0, len(perm), tc.batch_size), desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False, disable=rank > 0)
         for i in bar:
+            if compile_student and not collecting_statistics(model):
+                net, compile_student = compiled_student(model), False
+                print(json.dumps({"student": "compiled", "after_step": sched.last_epoch}), flush=True)
             idx = perm[i : i + tc.batch_size][rank::world]
             xb = augment(torch.from_numpy(job.xtr[idx].astype(np.float32))[:, None], tc, gen)
             yb = torch.from_numpy(job.ytr[idx])
