@@ -39,9 +39,10 @@ class TrainConfig:
     threads: int = 2
     precision: str = "auto"  # "auto": float16 mixed precision on CUDA, float32 on the CPU; "fp32"; "bf16" on either
     # "compiled": in the train loop, Brevitas' integer quantizers as torch.compile'd kernels (same
-    # values) and the augmented-input teachers compiled: the shipped kws_cnn recipe's CPU step
-    # 7.9 -> 12.1 steps/s (melflow.train.kernels); "eager": Brevitas' own and plain teachers;
-    # "auto": compiled on the CPU for runs of 1,000 steps or more.
+    # values), the augmented-input teachers compiled, and the student's step once its statistics
+    # are in: the shipped kws_cnn recipe's CPU step 7.9 -> 14.5 steps/s (melflow.train.kernels);
+    # "eager": Brevitas' own, plain teachers, eager student; "auto": compiled on the CPU for runs
+    # of 1,000 steps or more.
     kernels: str = "auto"
     teachers: list = field(default_factory=list)  # checkpoints to distill from (melflow.train.distill); relative to the config's folder
     # Fine-tuning: a checkpoint of this very model (same `model:` block) whose weights, activation

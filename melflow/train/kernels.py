@@ -30,8 +30,8 @@ without the flag); their probabilities move by a float rounding (about 1e-7), no
 
 Last, the student's own forward and backward compile as one graph each, around the compiled
 quantizers, once Brevitas' activation scales have finished gathering statistics (their first
-300 training steps take another path). On the shipped recipe's step that gained a tenth
-(11.4 -> 12.6 and 12.2 -> 13.7 steps/s, two alternated pairs of `python
+300 training steps take another path). On the shipped recipe's step that gained 10 to 18 %
+(12.3 -> 14.5 and 13.0 -> 14.4 steps/s, two alternated pairs of `python
 scripts/bench_train_step.py --manifest data/kws-full-test/test.csv --eager-student`, then
 without the flag): what is left of the elementwise work between the convolutions fuses.
 """
