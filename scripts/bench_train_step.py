@@ -38,12 +38,12 @@ from melflow.core import reports_errors
 from melflow.data.kws import LABELS
 from melflow.eval.evaluate import clips
 from melflow.nn import build_model
+from melflow.nn.quant import collecting_statistics
 from melflow.train.augment import augment
 from melflow.train.config import load_config
 from melflow.train.device import autocast_dtype, training_layout
 from melflow.train.distill import blended_loss, ensemble_probs, load_teachers
 from melflow.train.kernels import AUTO_MIN_STEPS, KERNELS, compiled_quantizers, compiled_student, compiled_teachers, use_compiled
-from melflow.train.state import collecting_statistics
 from melflow.train.trainer import load_checkpoint, optimizer_and_loss
 
 
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     ap.add_argument("--manifest", default="data/kws-small/test.csv", help="clips whose integer log-Mel codes make the batches")
     ap.add_argument("--steps", type=int, default=60, help="timed steps (after the statistics steps)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
-    ap.add_argument("--kernels", choices=KERNELS, default="auto", help="the quantizers' and teachers' kernels (train.kernels of a full-length run)")
+    ap.add_argument("--kernels", choices=KERNELS, default="auto", help="the quantizers', teachers' and student's kernels (train.kernels of a full-length run)")
     ap.add_argument("--eager-teachers", action="store_true", help="leave the teachers plain torch while the quantizers compile")
     ap.add_argument("--eager-student", action="store_true", help="leave the student's step eager around its compiled quantizers")
     ap.add_argument("--clips", type=int, default=30120, help="train clips per epoch for the estimate (default: the shipped kws_cnn's corpus)")

@@ -141,9 +141,7 @@ def test_compiled_quantizers_give_brevitas_values_and_leave_brevitas_behind():
     torch.manual_seed(0)
     net = build_model({**TINY_MODEL, "weight_scaling": "per_channel"}).train()  # per-channel and per-tensor scales
     x = torch.randint(-128, 128, (16, 1, 98, 40)).float()
-    with torch.no_grad():
-        for _ in range(301):  # past the activation scales' statistics steps, to their learned values
-            net(x)
+    _past_statistics(net, x)
     eager, compiled = net, copy.deepcopy(net)
     want = _step_grads(eager, x)
     with compiled_quantizers(compiled) as n:
@@ -154,6 +152,17 @@ def test_compiled_quantizers_give_brevitas_values_and_leave_brevitas_behind():
         torch.testing.assert_close(got[2][k], g, rtol=1e-4, atol=1e-6, msg=k)
     assert not any("forward" in vars(m) for m in compiled.modules() if isinstance(m, IntQuant))
     assert all(torch.equal(v, eager.state_dict()[k]) for k, v in compiled.state_dict().items())
+
+
+def _past_statistics(net, x):
+    """Run `net` on `x` until its activation scales have their statistics, to their learned values."""
+    import torch
+
+    from melflow.nn.quant import collecting_statistics
+
+    with torch.no_grad():
+        while collecting_statistics(net):
+            net(x)
 
 
 def _step_grads(model, x, step=None):
@@ -183,9 +192,7 @@ def test_compiled_student_gives_the_eager_step():
     x = torch.randint(-128, 128, (16, 1, 98, 40)).float()
     with pytest.raises(MelflowError, match="still gathering statistics"):
         compiled_student(net)
-    with torch.no_grad():
-        for _ in range(301):
-            net(x)
+    _past_statistics(net, x)
     eager, compiled = net, copy.deepcopy(net)
     with compiled_quantizers(eager):
         want = _step_grads(eager, x)
@@ -212,6 +219,7 @@ def test_compiled_kernels_train_like_eager(tiny_corpus, tiny_teacher, tmp_path, 
     from melflow.train import trainer
 
     stats_steps = 4  # Brevitas gathers statistics for 300 steps, more than this run has: both runs end them early
+    build_model = trainer.build_model
 
     def short_statistics(*args, **kwargs):
         model = build_model(*args, **kwargs)
@@ -220,7 +228,6 @@ def test_compiled_kernels_train_like_eager(tiny_corpus, tiny_teacher, tmp_path, 
                 m.collect_stats_steps = stats_steps
         return model
 
-    build_model = trainer.build_model
     monkeypatch.setattr(trainer, "build_model", short_statistics)
     losses = {}
     for kernels in ("eager", "compiled"):

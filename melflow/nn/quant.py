@@ -41,6 +41,14 @@ def quant_relu(bits: int | None) -> QuantReLU:
     return QuantReLU(act_quant=Uint8ActPerTensorFloat, bit_width=bits)
 
 
+def collecting_statistics(model) -> bool:
+    """Whether any of Brevitas' activation scales in `model` is still in its first
+    `collect_stats_steps` training steps (300 for Uint8ActPerTensorFloat), where it gathers
+    statistics of its input instead of being a learnt weight: another code path, so neither a
+    weight average nor a compiled graph may start before."""
+    return any(getattr(m, "counter", 0) <= getattr(m, "collect_stats_steps", -1) for m in model.modules())
+
+
 def is_float(spec: dict) -> bool:
     """Whether a model spec is a float twin (weights or activations unquantized)."""
     return spec.get("weight_bits", 0) is None or spec.get("act_bits", 0) is None

@@ -48,8 +48,8 @@ from brevitas.core.quant.delay import _NoDelay
 from brevitas.core.quant.int_base import IntQuant
 
 from melflow.core import MelflowError
+from melflow.nn.quant import collecting_statistics
 from melflow.train.device import training_layout
-from melflow.train.state import collecting_statistics
 
 KERNELS = ("auto", "compiled", "eager")
 # Below this many optimizer steps, compiling (about 15 s on two cores, less from inductor's

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import torch
 
 from melflow.core import MelflowError
-
-if TYPE_CHECKING:  # config imports the kernels, which import this module
-    from melflow.train.config import TrainConfig
+from melflow.nn.quant import collecting_statistics
+from melflow.train.config import TrainConfig
 
 
 class WeightAverage:
@@ -42,13 +39,6 @@ class WeightAverage:
                     self.state[k].lerp_(v, 1 - self.decay)
                 else:
                     self.state[k].copy_(v)
-
-
-def collecting_statistics(model: torch.nn.Module) -> bool:
-    """Whether any of Brevitas' activation scales is still in its first `collect_stats_steps`
-    training steps, where it gathers statistics of its input instead of being a learnt weight:
-    another code path, so neither a weight average nor a compiled graph may start before."""
-    return any(getattr(m, "counter", 0) <= getattr(m, "collect_stats_steps", -1) for m in model.modules())
 
 
 def resume_path(out: Path) -> Path:

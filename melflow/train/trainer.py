@@ -25,7 +25,7 @@ from melflow.core import MelflowError
 from melflow.data.kws import LABELS
 from melflow.frontend import FrontendConfig
 from melflow.nn import build_model, float_twin
-from melflow.nn.quant import is_float
+from melflow.nn.quant import collecting_statistics, is_float
 from melflow.train.augment import augment, mixup
 from melflow.train.config import TrainConfig, load_config
 from melflow.train.device import autocast_dtype, training_device, training_layout
@@ -35,7 +35,6 @@ from melflow.train.kernels import compiled_quantizers, compiled_student, compile
 from melflow.train.state import (
     WeightAverage,
     calibration_state,
-    collecting_statistics,
     load_resume_state,
     restore_calibration,
     resume_path,
