@@ -41,7 +41,8 @@ def _train(args):
     from melflow.train.trainer import train_from_config
 
     train_from_config(args.config, data_dir=args.data, out=args.out, epochs=args.epochs, seed=args.seed, resume=args.resume,
-                      log_dir=None if args.logdir == "none" else args.logdir, devices=args.devices)
+                      log_dir=None if args.logdir == "none" else args.logdir, devices=args.devices,
+                      overrides=None if args.precision is None else {"precision": args.precision})
 
 
 def _cv(args):
@@ -129,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", default=None, help="where to write the checkpoint (default: beside the config)")
     tr.add_argument("--epochs", type=int, default=None, help="override the config's epoch count")
     tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--precision", default=None,
+                    help="override the config's train.precision (auto, fp32, or bf16: bfloat16 autocast, on the CPU too)")
     tr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from the state saved after its last epoch (<out>.resume.pt)")
     tr.add_argument("--devices", type=int, default=1,

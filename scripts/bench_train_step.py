@@ -4,7 +4,7 @@ the figure that tells a slower machine from a slower recipe when `melflow train`
 `train_seconds` changes between sessions.
 
     .venv/bin/python scripts/bench_train_step.py [--config models/kws_cnn.yaml] [--manifest data/kws-small/test.csv]
-        [--steps 60] [--threads 0] [--kernels auto|compiled|eager] [--eager-teachers] [--eager-student]
+        [--steps 60] [--threads 0] [--kernels auto|compiled|eager] [--precision fp32|bf16] [--eager-teachers] [--eager-student]
 
 One step is what `melflow train` does per batch: augmentation (the recipe's SpecAugment
 and level/shift jitter), forward and loss (under bfloat16 autocast when the recipe's
@@ -55,13 +55,14 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=60, help="timed steps (after the statistics steps)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, one per core)")
     ap.add_argument("--kernels", choices=KERNELS, default="auto", help="the quantizers', teachers' and student's kernels (train.kernels of a full-length run)")
+    ap.add_argument("--precision", default=None, help="override the config's train.precision (auto, fp32, bf16)")
     ap.add_argument("--eager-teachers", action="store_true", help="leave the teachers plain torch while the quantizers compile")
     ap.add_argument("--eager-student", action="store_true", help="leave the student's step eager around its compiled quantizers")
     ap.add_argument("--clips", type=int, default=30120, help="train clips per epoch for the estimate (default: the shipped kws_cnn's corpus)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    spec, tc = load_config(args.config)
+    spec, tc = load_config(args.config, None if args.precision is None else {"precision": args.precision})
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     net = training_layout(build_model(spec)).train()

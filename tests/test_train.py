@@ -69,8 +69,10 @@ def test_float_twin_features_and_mixup(tiny_corpus, tmp_path):
 
 
 def test_mixed_precision_trains_under_autocast_and_keeps_a_float32_checkpoint(tiny_corpus, tmp_path, monkeypatch, capsys):
-    """train.precision bf16 runs the forward pass under bfloat16 autocast (the CUDA default
-    is float16, which this CPU-only test cannot reach); the checkpoint stays float32."""
+    """train.precision bf16 (here `melflow train --precision bf16` over a config without it)
+    runs the forward pass under bfloat16 autocast (the CUDA default is float16, which this
+    CPU-only test cannot reach) except in the last `fp32_epochs`; the checkpoint stays float32.
+    A bad value stops first, named."""
     import torch
 
     import melflow.train.trainer as trainer
@@ -84,13 +86,18 @@ def test_mixed_precision_trains_under_autocast_and_keeps_a_float32_checkpoint(ti
         return model
 
     monkeypatch.setattr(trainer, "build_model", spying_build)
-    cfg = _write(tmp_path / "amp.yaml", {"model": TINY_MODEL, "train": {"epochs": 1, "batch_size": 32, "precision": "bf16"}})
-    result = train_from_config(cfg, tiny_corpus, out=tmp_path / "amp.pt", log_dir=None)
-    assert (True, torch.bfloat16) in seen and (False, torch.float32) in seen  # trained in bf16, validated in fp32
-    assert '"autocast": "bfloat16"' in capsys.readouterr().out
+    cfg = _write(tmp_path / "amp.yaml", {"model": TINY_MODEL, "train": {"epochs": 2, "fp32_epochs": 1, "batch_size": 32}})
+    args = ["train", "--config", str(cfg), "--data", str(tiny_corpus), "--out", str(tmp_path / "amp.pt"), "--logdir", "none"]
+    assert cli(args + ["--precision", "fp16"]) == 2
+    assert "train.precision" in capsys.readouterr().err and not seen
+    assert cli(args + ["--precision", "bf16"]) == 0
+    # trained in bf16, then in fp32; validated in fp32
+    assert seen == {(True, torch.bfloat16), (True, torch.float32), (False, torch.float32)}
+    out = capsys.readouterr().out
+    assert '"autocast": "bfloat16"' in out and '{"autocast": "off", "from_epoch": 2}' in out
     _, ckpt = load_checkpoint(tmp_path / "amp.pt")
+    assert ckpt["train_config"]["precision"] == "bf16"
     assert all(v.dtype != torch.bfloat16 for v in ckpt["state_dict"].values())
-    assert 0.0 <= result["test_acc"] <= 1.0
 
 
 def test_weight_average_starts_after_scale_calibration_and_averages_floats_only():
@@ -280,6 +287,8 @@ def test_bench_train_step_times_the_recipes_teachers(tiny_corpus, tiny_teacher, 
         ({"model": TINY_MODEL, "train": {"features": "mfcc"}}, "train.features"),
         ({"model": TINY_MODEL, "train": {"ema": 1.0}}, "train.ema"),
         ({"model": TINY_MODEL, "train": {"precision": "fp8"}}, "train.precision"),
+        ({"model": TINY_MODEL, "train": {"fp32_epochs": 2, "precision": "fp32"}}, "train.fp32_epochs"),
+        ({"model": TINY_MODEL, "train": {"epochs": 3, "fp32_epochs": 4, "precision": "bf16"}}, "train.fp32_epochs"),
         ({"model": TINY_MODEL, "train": {"fit_on": "all"}}, "train.fit_on"),
         ({"model": {**TINY_MODEL, "weight_scaling": "per_row"}}, "model.weight_scaling"),
         ({"model": TINY_MODEL, "train": {"epochs": 5, "float_epochs": 5}}, "train.float_epochs"),

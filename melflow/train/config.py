@@ -38,6 +38,11 @@ class TrainConfig:
     features: str = "integer"  # "float": torchaudio's log-Mel on the same scale (fidelity twin)
     threads: int = 2
     precision: str = "auto"  # "auto": float16 mixed precision on CUDA, float32 on the CPU; "fp32"; "bf16" on either
+    # The last `fp32_epochs` epochs train without autocast: under bfloat16 a 4-bit activation
+    # quantizer reads its input with 8 bits of mantissa, so codes near a rounding edge differ from
+    # the float32 ones the export and the accelerator compute, and so do the teachers' targets;
+    # the low-learning-rate end of the schedule settles the weights on the exact arithmetic.
+    fp32_epochs: int = 0
     # "compiled": in the train loop, Brevitas' integer quantizers as torch.compile'd kernels (same
     # values), the augmented-input teachers compiled, and the student's step once its statistics
     # are in: the shipped kws_cnn recipe's CPU step 7.9 -> 14.5 steps/s (melflow.train.kernels);
@@ -122,6 +127,11 @@ def load_config(path: str | Path, overrides: dict | None = None) -> tuple[dict, 
         raise MelflowError(f"{path}: train.teacher_inputs must be clean or augmented, got {tc.teacher_inputs!r}")
     if tc.precision not in PRECISIONS:
         raise MelflowError(f"{path}: train.precision must be one of {', '.join(PRECISIONS)}, got {tc.precision!r}")
+    if not 0 <= tc.fp32_epochs <= tc.epochs - tc.float_epochs:
+        raise MelflowError(f"{path}: train.fp32_epochs must be at least 0 and at most the quantized epochs "
+                           f"({tc.epochs - tc.float_epochs}), got {tc.fp32_epochs}")
+    if tc.fp32_epochs and tc.precision == "fp32":
+        raise MelflowError(f"{path}: train.fp32_epochs needs a lower precision to leave (train.precision bf16, or auto on CUDA)")
     if tc.kernels not in KERNELS:
         raise MelflowError(f"{path}: train.kernels must be one of {', '.join(KERNELS)}, got {tc.kernels!r}")
     if tc.fit_on not in FIT_ON:

@@ -160,7 +160,7 @@ def train_from_config(config: str | Path, data_dir: str | Path, out: str | Path 
         start, start_spec = float_start_path(out), float_twin(model_spec, f"{config}: model")
         done = resume and start.exists() and not resume_path(start).exists()  # finished before the interruption
         if not done:
-            _run(_job(out=start, model_spec=start_spec, tc=replace(tc, epochs=tc.float_epochs), resume=resume, **common))
+            _run(_job(out=start, model_spec=start_spec, tc=replace(tc, epochs=tc.float_epochs, fp32_epochs=0), resume=resume, **common))
         ckpt = torch.load(start, map_location="cpu", weights_only=False)
         if done and (ckpt["model_spec"], ckpt["train_config"], ckpt["data"]) != (start_spec, asdict(recipe), str(data_dir)):
             raise MelflowError(f"--resume: {start} is the float start of another run (delete it to start over)")
@@ -280,6 +280,10 @@ def _fit(rank: int, job: _Job) -> dict | None:
     compile_student = compiled and world == 1  # under DDP the student stays eager: not measured here
     for epoch in range(first, tc.epochs):
         model.train()
+        if amp and epoch >= tc.epochs - tc.fp32_epochs:  # train.fp32_epochs: the end of the schedule in float32 (a resume too)
+            amp = None
+            if rank == 0:
+                print(json.dumps({"autocast": "off", "from_epoch": epoch + 1}), flush=True)
         perm = torch.randperm(len(job.xtr), generator=order).numpy()
         total = 0.0
         bar = tqdm(range(0, len(perm), tc.batch_size), desc=f"epoch {epoch + 1}/{tc.epochs}", leave=False, disable=rank > 0)
