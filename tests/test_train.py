@@ -11,6 +11,7 @@ import yaml
 
 from melflow.cli import main as cli
 from melflow.core import MelflowError
+from melflow.data.kws_words import UNKNOWN_WORDS
 from melflow.train.trainer import load_checkpoint, load_config, train_from_config
 
 TINY_MODEL = {"name": "kws_cnn", "channels": [4, 8, 8, 8], "head_channels": 8}
@@ -329,13 +330,19 @@ def test_eval_by_voice_and_label_splits_the_clips_worst_first(tiny_corpus, shipp
     import pandas as pd
 
     manifest = tiny_corpus / "test.csv"
-    for by in ("voice", "label"):
+    for by in ("word", "voice", "label"):
         assert cli(["eval", "--model", str(shipped_model), "--manifest", str(manifest), "--by", by]) == 0
         r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         groups = r["groups"]
         assert sum(g["clips"] for g in groups) == r["clips"]
         assert abs(sum(g["accuracy"] * g["clips"] for g in groups) / r["clips"] - r["accuracy"]) < 1e-3
         assert [g["accuracy"] for g in groups] == sorted(g["accuracy"] for g in groups)
+        for g in groups:  # what the wrong clips were taken for: every one of them, never their own class
+            assert sum(g["mistaken_for"].values()) == round((1 - g["accuracy"]) * g["clips"]), g
+            assert g["value"] not in g["mistaken_for"], g
+        if by == "word":
+            words = {g["value"] for g in groups}
+            assert {"yes", "_silence_"} <= words and "_unknown_" not in words and words & set(UNKNOWN_WORDS)
     df = pd.read_csv(manifest)
     assert {g["value"] for g in groups} == set(df.label)
     voices = {s.split("+")[0].split("#")[0] if isinstance(s, str) else "(none)" for s in df.speaker}

@@ -130,30 +130,50 @@ def clips(manifest: str | Path, limit: int | None = None) -> Clips:
     return Clips(Path(manifest), limit, x, y, paths)
 
 
-GROUPINGS = ("label", "speaker", "voice")
+GROUPINGS = ("label", "speaker", "voice", "word")
+
+
+def said_word(path: str | Path, label: str) -> str:
+    """The word a clip says: its folder's name (Speech Commands keeps a folder per word, and
+    melflow's kws corpus one per keyword), except in a folder named after the label
+    `_unknown_`, where melflow's kws corpus keeps every other word and names each clip
+    `<word>[-<phonemes>]_<speaker>_<n>.wav`."""
+    path = Path(path)
+    if path.parent.name == label == "_unknown_":
+        return re.split(r"[-_]", path.name, maxsplit=1)[0]
+    return path.parent.name
 
 
 def group_keys(manifest: str | Path, limit: int | None, by: str) -> np.ndarray:
-    """One key per clip: its label, its speaker, or its voice (see group_scores); clips
-    without a speaker (noise-only _silence_ clips, manifests without the column) are "(none)"."""
+    """One key per clip: its label, its speaker, its voice or the word it says (see
+    group_scores); clips without a speaker (noise-only _silence_ clips, manifests without the
+    column) are "(none)"."""
     if by not in GROUPINGS:
         raise MelflowError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}")
     rows = spread_rows(read_manifest(manifest, check_files=False), limit)
     if by == "label":
         return np.array([r.label for r in rows])
+    if by == "word":
+        return np.array([said_word(r.path, r.label) for r in rows])
     return np.array(["(none)" if not r.speaker else r.speaker if by == "speaker" else re.split(r"[+#]", r.speaker, maxsplit=1)[0]
                      for r in rows])
 
 
 def group_scores(manifest: str | Path, limit: int | None, y: np.ndarray, pred: np.ndarray, by: str) -> list[dict]:
     """Accuracy per value of a manifest column, worst first: per class (`label`), per
-    `speaker`, or per `voice`, the speaker id up to its first "+" or "#" (melflow's corpora
+    `speaker`, per `voice`, the speaker id up to its first "+" or "#" (melflow's corpora
     name speakers `engine:voice+variant` or `engine:voice#NN`, so this is one accent or
-    voice across its variants); clips without a speaker are the group "(none)". Where the
-    errors sit is the question after the accuracy, and on unseen speakers it is a voice."""
+    voice across its variants), or per `word` said (said_word: the `_unknown_` class is 35
+    words, and which of them a model takes for keywords is not in the confusion matrix);
+    clips without a speaker are the group "(none)". Where the errors sit is the question
+    after the accuracy, and on unseen speakers it is a voice. `mistaken_for` counts the
+    classes a group's wrong clips were taken for, most first."""
     keys = group_keys(manifest, limit, by)
-    out = [{"value": str(k), "accuracy": round(float((pred[keys == k] == y[keys == k]).mean()), 4), "clips": int((keys == k).sum())}
-           for k in np.unique(keys)]
+    out = []
+    for k in np.unique(keys):
+        ok, wrong = pred[keys == k] == y[keys == k], pred[keys == k][pred[keys == k] != y[keys == k]]
+        taken = sorted(((LABELS[c], int((wrong == c).sum())) for c in np.unique(wrong)), key=lambda t: (-t[1], t[0]))
+        out.append({"value": str(k), "accuracy": round(float(ok.mean()), 4), "clips": int(ok.size), "mistaken_for": dict(taken)})
     return sorted(out, key=lambda g: (g["accuracy"], g["value"]))
 
 
@@ -161,7 +181,7 @@ def evaluate(model: str | Path, manifest: str | Path, backend: str, limit: int |
              confusion: str | Path | None = None, by: str | None = None, against: str | Path | None = None) -> dict:
     """Scores of one backend on a manifest; also saves the confusion matrix as a PNG at
     `confusion` (default: `default_confusion_png`), whose path the result names. `by` adds
-    the accuracy per label, speaker or voice (group_scores); `against` adds a second model's
+    the accuracy per label, speaker, voice or word (group_scores); `against` adds a second model's
     scores on the same clips and backend and whether the difference is more than noise
     (melflow.eval.paired)."""
     data = clips(manifest, limit)
