@@ -16,7 +16,8 @@ def _data_kws(args):
     generate_kws_corpus(args.out, size=args.size, seed=args.seed, jobs=args.jobs, splits=args.splits.split(","),
                         random_voices=args.random_voices, accented_voices=args.accented_voices,
                         vowel_variants=args.vowel_variants, extra_unknown=args.extra_unknown,
-                        drawn_speakers=args.drawn_speakers, neural_voices=args.neural_voices)
+                        drawn_speakers=args.drawn_speakers, neural_voices=args.neural_voices,
+                        unknown_vowel_variants=args.unknown_vowel_variants)
 
 
 def _data_speech_commands(args):
@@ -101,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     kws.add_argument("--neural-voices", type=float, default=0.0, metavar="SHARE",
                      help="add SHARE times each speech class's clips to train, said by the neural Kokoro-82M with three of its "
                           "voices and their mixes (melflow/data/kokoro_voices.py; about 1 s of a core a clip, default 0)")
+    kws.add_argument("--unknown-vowel-variants", type=float, default=0.0, metavar="SHARE",
+                     help="add SHARE times the _unknown_ class's clips to train, its words said by English espeak-ng voices "
+                          "with the vowels --vowel-variants gives the keywords (melflow/data/unknown_vowels.py; default 0)")
     kws.set_defaults(func=_data_kws)
     gsc = data_sub.add_parser("speech-commands", help="train/val/test manifests of a Google Speech Commands v2 folder")
     gsc.add_argument("--root", required=True, help="the corpus folder (with validation_list.txt, testing_list.txt)")
@@ -157,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--confusion", default=None, metavar="PNG",
                     help="where to save the confusion matrix "
                          "(default: build/eval/<model stem>_<backend>_<manifest folder name>_confusion.png)")
-    ev.add_argument("--by", choices=["label", "speaker", "voice"], default=None,
-                    help="also the accuracy per class, speaker or voice (speaker id up to its first + or #), worst first")
+    ev.add_argument("--by", choices=["label", "speaker", "voice", "word"], default=None,
+                    help="also the accuracy per class, speaker, voice (speaker id up to its first + or #) or word said, "
+                         "worst first, with the classes each group's errors were taken for")
     ev.add_argument("--against", default=None, metavar="MODEL",
                     help="a second model on the same clips and backend: both scores, the difference in points with "
                          "a 95 %% interval over speakers, and McNemar's p-value (melflow/eval/paired.py)")

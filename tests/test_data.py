@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from melflow.core import MelflowError
-from melflow.data import espeak_voices, festival_accents, kokoro_voices, kws, kws_render, pronunciations
+from melflow.data import espeak_voices, festival_accents, kokoro_voices, kws, kws_render, pronunciations, unknown_vowels
 from melflow.data.audio import fit_length, load_audio, write_wav
 from melflow.data.manifest import ManifestRow, read_manifest, write_manifest
 
@@ -350,6 +350,41 @@ def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
         assert len(set(variants)) == len(variants), word
         others = {v for w, vs in pronunciations.VOWEL_VARIANTS.items() if w != word for v in vs}
         assert not set(variants) & others, word
+
+
+def test_vowel_shifts_are_the_keywords_variants_per_vowel():
+    """unknown_vowels.VOWEL_SHIFTS takes each keyword's stressed vowel to the vowels of its
+    variants, and reads a stressed vowel only where it is one of those (not aI@, not u:)."""
+    assert unknown_vowels.VOWEL_SHIFTS == {"E": ["I", "eI", "a"], "oU": ["o:", "@U", "O:"], "V": ["0", "O:", "a", "@", "U"],
+                                           "aU": ["u:", "@U", "a:"], "aI": ["OI", "@I", "a:"], "0": ["O:", "A:", "a", "V"]}
+    for word, variants in pronunciations.VOWEL_VARIANTS.items():
+        own = unknown_vowels.KEYWORD_VOWELS[word]
+        assert {unknown_vowels.stressed_vowel(v)[1] for v in variants} <= set(unknown_vowels.VOWEL_SHIFTS[own]), word
+    assert unknown_vowels.shifted_vowels("h@l'oU") == ["h@l'o:", "h@l'@U", "h@l'O:"]
+    assert unknown_vowels.shifted_vowels("r'a:t") == [] and unknown_vowels.stressed_vowel("r'a:t")[1] == "a:"
+    assert unknown_vowels.shifted_vowels("f'aI@") == [] and unknown_vowels.shifted_vowels("t'u:") == []
+    assert unknown_vowels.shifted_vowels("hello") == []
+
+
+@needs_tts
+def test_unknown_vowel_variants_add_train_unknown_words_said_with_shifted_vowels():
+    share = 0.5
+    plain = kws.plan_kws_corpus("tiny", seed=3, vowel_variants=0.2)
+    varied = kws.plan_kws_corpus("tiny", seed=3, vowel_variants=0.2, unknown_vowel_variants=share)
+    added = [s for s in varied if s not in set(plain)]
+    assert set(plain) < set(varied) and {(s.split, s.label) for s in added} == {("train", "_unknown_")}
+    said_as = unknown_vowels.unknown_word_variants()
+    assert len(added) == round(kws.SIZES["tiny"][0] * 1.2 * share) and len({s.word for s in added}) == len(added)
+    for s in added:
+        assert s.phonemes in said_as[s.word] and s.relpath.split("/")[-1].startswith(f"{s.word}-"), s
+        assert s.speaker.startswith("espeak:") and s.speaker[7:].partition("+")[0] in pronunciations.ENGLISH_ACCENTS, s
+    assert len({s.relpath for s in varied}) == len(varied)
+    # no variant is how a keyword, one of its variants or another word is said
+    taken = {unknown_vowels.transcription(w) for w in kws.KEYWORDS + kws.UNKNOWN_WORDS}
+    taken |= {v for vs in pronunciations.VOWEL_VARIANTS.values() for v in vs}
+    assert said_as and not {v for vs in said_as.values() for v in vs} & taken
+    with pytest.raises(MelflowError, match="--unknown-vowel-variants"):
+        kws.plan_kws_corpus("tiny", seed=3, unknown_vowel_variants=-1)
 
 
 @needs_tts

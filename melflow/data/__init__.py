@@ -16,6 +16,8 @@
   respelled in their orthographies, for accented English in train (`--accented-voices`).
 - `melflow.data.pronunciations`: the keywords with the vowels of other English accents, in
   espeak-ng phonemes, so that train makes the consonants carry the class (`--vowel-variants`).
+- `melflow.data.unknown_vowels`: the same vowel shifts applied to the `_unknown_` words, so
+  that a shifted vowel does not come to mean "a keyword" (`--unknown-vowel-variants SHARE`).
 - `melflow.data.kokoro_voices`: the neural Kokoro-82M saying the words with three of its
   voices and their mixes in train (`--neural-voices SHARE`), and two more that no split has,
   for `scripts/probe_neural_voices.py`.

@@ -31,6 +31,7 @@ from melflow.data.kws_render import CLIP_SAMPLES, SAMPLE_RATE, ClipSpec, engine_
 from melflow.data.kws_words import KEYWORDS, UNKNOWN_WORDS
 from melflow.data.manifest import ManifestRow, write_manifest
 from melflow.data.pronunciations import ENGLISH_ACCENTS, VOWEL_VARIANTS
+from melflow.data.unknown_vowels import unknown_word_variants
 
 __all__ = [
     "KEYWORDS", "LABELS", "CLIP_SAMPLES", "SAMPLE_RATE", "UNKNOWN_WORDS", "SIZES", "SPLITS",
@@ -138,25 +139,29 @@ def _safe(s: str) -> str:
 
 def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                     accented_voices=False, vowel_variants: float = 0.0, extra_unknown: float = 0.0,
-                    drawn_speakers: float = 0.0, neural_voices: float = 0.0) -> list[ClipSpec]:
+                    drawn_speakers: float = 0.0, neural_voices: float = 0.0,
+                    unknown_vowel_variants: float = 0.0) -> list[ClipSpec]:
     """Every clip of the corpus, in a fixed order, without rendering any audio. Val and
     test depend on none of `random_voices`, `accented_voices`, `vowel_variants`,
-    `extra_unknown`, `drawn_speakers` and `neural_voices` (each split and class draws from its
-    own Generator), and the last five only add train clips: the plain corpus's clips are the first of each
-    class, unchanged.
+    `extra_unknown`, `drawn_speakers`, `neural_voices` and `unknown_vowel_variants` (each split
+    and class draws from its own Generator), and the last six only add train clips: the plain
+    corpus's clips are the first of each class, unchanged.
     `vowel_variants` is the share of clips added to each keyword class, `extra_unknown`
     the share added to `_unknown_` (the other words, said by the plain corpus's speakers;
     like TensorFlow's speech_commands `--unknown_percentage`, it sets how much of train the
     open class is), `drawn_speakers` the share added to every speech class said by
     speakers no other clip has (`drawn_speaker_pool`), `neural_voices` the share added to every
-    speech class said by Kokoro's train speakers (melflow.data.kokoro_voices); 0 adds none, and a larger share
+    speech class said by Kokoro's train speakers (melflow.data.kokoro_voices),
+    `unknown_vowel_variants` the share added to `_unknown_` said with other accents' vowels by
+    the English espeak-ng voices (melflow.data.unknown_vowels); 0 adds none, and a larger share
     keeps a smaller one's clips and adds more after them."""
     if size not in SIZES:
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
         raise MelflowError(f"--seed must be >= 0, got {seed}")
     for flag, share in (("--vowel-variants", vowel_variants), ("--extra-unknown", extra_unknown),
-                        ("--drawn-speakers", drawn_speakers), ("--neural-voices", neural_voices)):
+                        ("--drawn-speakers", drawn_speakers), ("--neural-voices", neural_voices),
+                        ("--unknown-vowel-variants", unknown_vowel_variants)):
         if not 0 <= share <= 4:  # a share of the class, not a percentage
             raise MelflowError(f"{flag} must be a share between 0 and 4, got {share}")
     speakers = split_speakers(random_voices, accented_voices)
@@ -182,10 +187,10 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                 continue
             specs += _clips_of_both_engines(esp_order, fli_order, rng, 0, n, *said)
             added = _added_clips(accented, 8, round(n * _ACCENTED_SHARE), n, *said) if accented else []
+            english = [s for s in esp if s.split(":", 1)[1].partition("+")[0] in ENGLISH_ACCENTS]
             if vowel_variants and split == "train" and label in KEYWORDS:
-                english = [s for s in esp if s.split(":", 1)[1].partition("+")[0] in ENGLISH_ACCENTS]
                 added += _added_clips(english, 9, round(n * vowel_variants), n + len(added), *said,
-                                      phonemes=VOWEL_VARIANTS[label])
+                                      said_as={label: VOWEL_VARIANTS[label]})
             if extra_unknown and split == "train" and label == "_unknown_":
                 more = np.random.default_rng([seed, si, li, 10])
                 added += _clips_of_both_engines([str(x) for x in more.permutation(esp)], [str(x) for x in more.permutation(fli)],
@@ -194,6 +199,9 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                 added += _added_clips(drawn, 11, round(n * drawn_speakers), n + len(added), *said)
             if neural_voices and split == "train":
                 added += _added_clips(kokoro_voices.train_speakers(), 12, round(n * neural_voices), n + len(added), *said)
+            if unknown_vowel_variants and split == "train" and label == "_unknown_":
+                added += _added_clips(english, 13, round(n * unknown_vowel_variants), n + len(added), *said,
+                                      said_as=unknown_word_variants())
             specs += added
     return specs
 
@@ -216,23 +224,30 @@ def _clips_of_both_engines(esp_order: list[str], fli_order: list[str], rng: np.r
 
 
 def _added_clips(speakers: list[str], stream: int, count: int, start: int, split: str, label: str, seed: int,
-                 where: tuple, words: list, esp: list[str], phonemes: list[str] | None = None) -> list[ClipSpec]:
+                 where: tuple, words: list, esp: list[str], said_as: dict[str, list[str]] | None = None) -> list[ClipSpec]:
     """`count` clips a train option adds to a class, numbered from `start` (after the clips
     before them), said by `speakers` in turn and drawn from a Generator of their own
-    (`stream`) so that the other clips do not change; with `phonemes`, each clip is said
-    from one of them (`--vowel-variants`), else from the word (`--accented-voices`)."""
+    (`stream`) so that the other clips do not change; with `said_as` (word -> phoneme
+    strings), each clip says one of its words in turn from one of that word's phoneme
+    strings (`--vowel-variants`, `--unknown-vowel-variants`), else the word (`--accented-voices`)."""
     si, li = where
     rng = np.random.default_rng([seed, si, li, stream])
     order = [str(x) for x in rng.permutation(speakers)]
-    return [_spoken_clip(split, label, order[k % len(order)], i, seed, where, words, esp, rng,
-                         phonemes=phonemes[int(rng.integers(len(phonemes)))] if phonemes else None)
-            for k, i in enumerate(range(start, start + count))]
+    spoken = sorted(said_as) if said_as else []
+    out = []
+    for k, i in enumerate(range(start, start + count)):
+        word = spoken[k % len(spoken)] if spoken else None
+        phonemes = said_as[word][int(rng.integers(len(said_as[word])))] if spoken else None
+        out.append(_spoken_clip(split, label, order[k % len(order)], i, seed, where, words, esp, rng,
+                                phonemes=phonemes, word=word))
+    return out
 
 
 def _spoken_clip(split: str, label: str, spk: str, i: int, seed: int, where: tuple, words: list, esp: list[str],
-                 rng: np.random.Generator, phonemes: str | None = None) -> ClipSpec:
-    """Clip `i` of a speech class, said by `spk` over babble of two espeak-ng speakers drawn from `rng`."""
-    word = label if label in KEYWORDS else str(words[i % len(words)])
+                 rng: np.random.Generator, phonemes: str | None = None, word: str | None = None) -> ClipSpec:
+    """Clip `i` of a speech class, said by `spk` over babble of two espeak-ng speakers drawn
+    from `rng`: `word`, else the keyword, else the `_unknown_` word whose turn it is."""
+    word = word or (label if label in KEYWORDS else str(words[i % len(words)]))
     babble = tuple(str(s) for s in rng.choice(esp, size=2, replace=False))
     said = f"{_safe(word)}-{_safe(phonemes)}" if phonemes else _safe(word)
     name = f"{split}/{label}/{said}_{_safe(spk)}_{i:05d}.wav"
@@ -242,7 +257,8 @@ def _spoken_clip(split: str, label: str, spk: str, i: int, seed: int, where: tup
 # ---- driver --------------------------------------------------------------------------
 def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
                         random_voices: int = 0, accented_voices=False, vowel_variants: float = 0.0,
-                        extra_unknown: float = 0.0, drawn_speakers: float = 0.0, neural_voices: float = 0.0) -> dict:
+                        extra_unknown: float = 0.0, drawn_speakers: float = 0.0, neural_voices: float = 0.0,
+                        unknown_vowel_variants: float = 0.0) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
     (counts per split and class, speakers per split). Returns the summary.
@@ -254,7 +270,8 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     `vowel_variants` that share more keyword clips said with other accents' vowels
     (melflow.data.pronunciations), `extra_unknown` that share more `_unknown_` clips,
     `drawn_speakers` that share more clips of every speech class said by drawn speakers,
-    `neural_voices` that share more said by Kokoro's neural voices."""
+    `neural_voices` that share more said by Kokoro's neural voices, `unknown_vowel_variants`
+    that share more `_unknown_` clips said with other accents' vowels."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
@@ -263,7 +280,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     if unknown:
         raise MelflowError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
     specs = [s for s in plan_kws_corpus(size, seed, random_voices, accented_voices, vowel_variants, extra_unknown,
-                                       drawn_speakers, neural_voices)
+                                       drawn_speakers, neural_voices, unknown_vowel_variants)
              if s.split in splits]
     render_specs(specs, out, jobs=jobs, progress=progress)
 
@@ -280,6 +297,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "extra_unknown": float(extra_unknown),
         "drawn_speakers": float(drawn_speakers),
         "neural_voices": float(neural_voices),
+        "unknown_vowel_variants": float(unknown_vowel_variants),
         "sample_rate": SAMPLE_RATE,
         "clip_samples": CLIP_SAMPLES,
         "labels": LABELS,
