@@ -40,8 +40,10 @@ def stressed_vowel(transcription: str) -> tuple[str, str, str] | None:
     (espeak-ng mnemonics, ' before the stressed vowel), for the vowels of _VOWELS; None
     for any other vowel or without a stress mark."""
     at = transcription.find("'")
+    if at < 0:
+        return None
     rest = transcription[at + 1:]
-    for vowel in _VOWELS if at >= 0 else []:
+    for vowel in _VOWELS:
         tail = rest[len(vowel):]
         if rest.startswith(vowel) and not (tail and tail[0] in _LONGER_VOWEL):
             return transcription[:at + 1], vowel, tail

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -171,9 +172,10 @@ def group_scores(manifest: str | Path, limit: int | None, y: np.ndarray, pred: n
     keys = group_keys(manifest, limit, by)
     out = []
     for k in np.unique(keys):
-        ok, wrong = pred[keys == k] == y[keys == k], pred[keys == k][pred[keys == k] != y[keys == k]]
-        taken = sorted(((LABELS[c], int((wrong == c).sum())) for c in np.unique(wrong)), key=lambda t: (-t[1], t[0]))
-        out.append({"value": str(k), "accuracy": round(float(ok.mean()), 4), "clips": int(ok.size), "mistaken_for": dict(taken)})
+        said, true = pred[keys == k], y[keys == k]
+        taken = Counter(LABELS[c] for c in said[said != true])
+        out.append({"value": str(k), "accuracy": round(float((said == true).mean()), 4), "clips": int(said.size),
+                    "mistaken_for": dict(sorted(taken.items(), key=lambda t: (-t[1], t[0])))})
     return sorted(out, key=lambda g: (g["accuracy"], g["value"]))
 
 
