@@ -172,6 +172,7 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
         esp = [s for s in speakers[split] if s.startswith("espeak:")]
         fli = [s for s in speakers[split] if not s.startswith("espeak:")]  # flite and festival
         accented = [s for s in fli if engine_voice(s) in ACCENTED_VOICES]
+        english = [s for s in esp if s.split(":", 1)[1].partition("+")[0] in ENGLISH_ACCENTS]  # who says variants
         fli = [s for s in fli if s not in accented]
         for li, label in enumerate(LABELS):
             rng = np.random.default_rng([seed, si, li, 7])
@@ -187,7 +188,6 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                 continue
             specs += _clips_of_both_engines(esp_order, fli_order, rng, 0, n, *said)
             added = _added_clips(accented, 8, round(n * _ACCENTED_SHARE), n, *said) if accented else []
-            english = [s for s in esp if s.split(":", 1)[1].partition("+")[0] in ENGLISH_ACCENTS]
             if vowel_variants and split == "train" and label in KEYWORDS:
                 added += _added_clips(english, 9, round(n * vowel_variants), n + len(added), *said,
                                       said_as={label: VOWEL_VARIANTS[label]})
