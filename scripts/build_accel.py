@@ -13,6 +13,7 @@ import json
 import sys
 
 from melflow.boards.build import build_accelerator
+from melflow.boards.report import misfit
 from melflow.core import reports_errors
 
 
@@ -41,8 +42,12 @@ def main(argv=None) -> int:
         "bit_exact_fraction": s and s["bit_exact_fraction"],
         "finn_estimate": e["resources"],
         "yosys": y and y["resources"],
+        "over_device": sorted(set(e["over_device"]) | set(y["over_device"] if y else [])),
         "report": f"{args.out}/report/summary.md",
     }
+    if out["over_device"]:
+        print(f"build_accel: {args.out}: does not fit {args.board} ({misfit(r)} of the device): lower --target-fps "
+              f"or the model's width; the RTL is built and simulated all the same ({out['report']})", file=sys.stderr)
     print(json.dumps(out))
     return 0
 

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
+from melflow.boards.boards import load_board
 from melflow.boards.build import build_accelerator
+from melflow.boards.report import misfit, write_report
 from melflow.eval.evaluate import evaluate
 
 
@@ -43,6 +45,24 @@ def test_build_directory_follows_the_contract(build):
     y = saved["yosys"]["resources"]
     assert y["DSP"] > 0 and y["LUT"] > 0 and y["FF"] > 0 and y["BRAM18"] > 0
     assert "yosys synth_xilinx" in summary
+    assert saved["estimate"]["over_device"] == [] and saved["yosys"]["over_device"] == []
+    assert "Fits the xc7z020clg400-1 by FINN estimate and yosys." in summary
+
+
+def test_report_says_when_a_build_does_not_fit(build, tmp_path):
+    """The shipped build's own layers, reported for a part with half its DSPs: the summary
+    names the resource and by how much, and the build is not called a fit."""
+    out, report = build
+    board = load_board("pynq-z2")
+    needs = report["estimate"]["resources"]["DSP"]
+    board.resources = {**board.resources, "DSP": int(needs // 2)}
+    layers = report["layers"]
+    r = write_report(tmp_path, board, {}, {L["name"]: L["est_cycles"] for L in layers},
+                     {L["name"]: {k: v for k, v in L.items() if k not in ("name", "est_cycles")} for L in layers},
+                     sim=None, synth=None, timings={}, build_info={"checkpoint": "x.pt"})
+    assert r["estimate"]["over_device"] == ["DSP"]
+    assert misfit(r) == f"FINN estimate: DSP {100 * needs / int(needs // 2):.1f} %"
+    assert "**Does not fit the xc7z020clg400-1** (FINN estimate: DSP" in (tmp_path / "summary.md").read_text()
 
 
 def test_eval_backends_agree(build, tiny_corpus):

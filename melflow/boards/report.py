@@ -29,6 +29,13 @@ def _utilization(counts: dict, device: dict) -> dict[str, float]:
     return {k: round(100.0 * counts[k] / device[k], 2) for k in RES_KEYS if k in counts and k in device}
 
 
+def over_device(utilization_pct: dict[str, float]) -> list[str]:
+    """Resources a build needs more of than the device has. A build that does not fit is still
+    built and simulated (the RTL is right whatever the part), so the report says it rather than
+    the build failing: the user lowers --target-fps or the model's width."""
+    return [k for k in RES_KEYS if utilization_pct.get(k, 0) > 100.0]
+
+
 def _share(part: dict, whole: dict) -> dict[str, float]:
     return {k: round(100.0 * part[k] / whole[k], 1) for k in RES_KEYS if k in part and whole.get(k)}
 
@@ -79,9 +86,11 @@ def write_report(report_dir: Path, board, model: dict, layer_cycles: dict, layer
         "yosys": None,
         "timings_s": timings,
     }
+    report["estimate"]["over_device"] = over_device(report["estimate"]["utilization_pct"])
     if synth:
         counts = {k: synth[k] for k in RES_KEYS}
-        report["yosys"] = {"resources": counts, "utilization_pct": _utilization(counts, board.resources), "cells": synth.get("cells", {})}
+        util = _utilization(counts, board.resources)
+        report["yosys"] = {"resources": counts, "utilization_pct": util, "over_device": over_device(util), "cells": synth.get("cells", {})}
     (report_dir / "report.json").write_text(json.dumps(report, indent=2))
     (report_dir / "summary.md").write_text(summary_markdown(report))
     _plot_cycles(report, report_dir / "cycles.png")
@@ -118,6 +127,7 @@ def summary_markdown(r: dict) -> str:
         lines.append("| yosys synth_xilinx | " + " | ".join(_cell(y["resources"], y["utilization_pct"], k) for k in RES_KEYS) + " |")
     else:
         lines.append("| yosys synth_xilinx | not run | | | |")
+    lines += ["", fit_sentence(r)]
     if r.get("recurrent"):
         lines += ["", "## Recurrent layers", "",
                   "Share of the accelerator taken by each LSTM unit: its cycles against the bottleneck's and against the "
@@ -135,6 +145,26 @@ def summary_markdown(r: dict) -> str:
         lines.append(f"| {L['name']} | {L['est_cycles']} | {L.get('LUT', 0):.0f} | {L.get('BRAM_18K', 0):.0f} | {L.get('DSP', 0):.0f} |")
     lines += ["", "![cycles per layer](cycles.png)", ""]
     return "\n".join(lines)
+
+
+def _count_sources(r: dict) -> list[tuple[str, dict]]:
+    """The resource counts a build has, by who made them (yosys only when synthesis ran)."""
+    return [(src, d) for src, d in (("FINN estimate", r["estimate"]), ("yosys", r["yosys"])) if d]
+
+
+def misfit(r: dict) -> str:
+    """What a build needs beyond its device, by each source of resource counts that was run
+    ("FINN estimate: BRAM18 134.3 %, DSP 170.4 %"); empty when it fits."""
+    return "; ".join(f"{src}: " + ", ".join(f"{k} {d['utilization_pct'][k]:.1f} %" for k in d["over_device"])
+                     for src, d in _count_sources(r) if d["over_device"])
+
+
+def fit_sentence(r: dict) -> str:
+    part = r["board"]["part"]
+    if not misfit(r):
+        return f"Fits the {part} by " + " and ".join(src for src, _ in _count_sources(r)) + "."
+    return (f"**Does not fit the {part}** ({misfit(r)} of the device): lower --target-fps (fewer DSPs, "
+            "fewer BRAMs split for parallel reads) or the model's width (its weights are the BRAMs).")
 
 
 def _cell(counts: dict, pct: dict, k: str) -> str:
