@@ -29,11 +29,12 @@ def _utilization(counts: dict, device: dict) -> dict[str, float]:
     return {k: round(100.0 * counts[k] / device[k], 2) for k in RES_KEYS if k in counts and k in device}
 
 
-def over_device(utilization_pct: dict[str, float]) -> list[str]:
-    """Resources a build needs more of than the device has. A build that does not fit is still
-    built and simulated (the RTL is right whatever the part), so the report says it rather than
-    the build failing: the user lowers --target-fps or the model's width."""
-    return [k for k in RES_KEYS if utilization_pct.get(k, 0) > 100.0]
+def _against_device(counts: dict, device: dict) -> dict:
+    """Resource counts, their share of the device and the resources over it. A build that does not
+    fit is still built and simulated (the RTL is right whatever the part), so the report says it
+    rather than the build failing: the user lowers --target-fps or the model's width."""
+    util = _utilization(counts, device)
+    return {"resources": counts, "utilization_pct": util, "over_device": [k for k in RES_KEYS if util.get(k, 0) > 100.0]}
 
 
 def _share(part: dict, whole: dict) -> dict[str, float]:
@@ -78,19 +79,15 @@ def write_report(report_dir: Path, board, model: dict, layer_cycles: dict, layer
             "bottleneck": bottleneck,
             "cycles_per_inference": layer_cycles[bottleneck],
             "inferences_per_s": clk_hz / layer_cycles[bottleneck],
-            "resources": finn_tot,
-            "utilization_pct": _utilization(finn_tot, board.resources),
+            **_against_device(finn_tot, board.resources),
         },
         "simulation": sim,
         "recurrent": recurrent_shares(list(recurrent), layer_cycles, layer_res, finn_tot, synth, lstm_synth),
         "yosys": None,
         "timings_s": timings,
     }
-    report["estimate"]["over_device"] = over_device(report["estimate"]["utilization_pct"])
     if synth:
-        counts = {k: synth[k] for k in RES_KEYS}
-        util = _utilization(counts, board.resources)
-        report["yosys"] = {"resources": counts, "utilization_pct": util, "over_device": over_device(util), "cells": synth.get("cells", {})}
+        report["yosys"] = {**_against_device({k: synth[k] for k in RES_KEYS}, board.resources), "cells": synth.get("cells", {})}
     (report_dir / "report.json").write_text(json.dumps(report, indent=2))
     (report_dir / "summary.md").write_text(summary_markdown(report))
     _plot_cycles(report, report_dir / "cycles.png")
@@ -160,10 +157,10 @@ def misfit(r: dict) -> str:
 
 
 def fit_sentence(r: dict) -> str:
-    part = r["board"]["part"]
-    if not misfit(r):
+    part, over = r["board"]["part"], misfit(r)
+    if not over:
         return f"Fits the {part} by " + " and ".join(src for src, _ in _count_sources(r)) + "."
-    return (f"**Does not fit the {part}** ({misfit(r)} of the device): lower --target-fps (fewer DSPs, "
+    return (f"**Does not fit the {part}** ({over} of the device): lower --target-fps (fewer DSPs, "
             "fewer BRAMs split for parallel reads) or the model's width (its weights are the BRAMs).")
 
 
