@@ -43,7 +43,15 @@ def _train(args):
 
     train_from_config(args.config, data_dir=args.data, out=args.out, epochs=args.epochs, seed=args.seed, resume=args.resume,
                       log_dir=None if args.logdir == "none" else args.logdir, devices=args.devices,
-                      overrides=None if args.precision is None else {"precision": args.precision})
+                      overrides=_precision_overrides(args.precision))
+
+
+def _precision_overrides(precision: str | None) -> dict | None:
+    """`--precision fp32` asks for the whole run in float32, so a config's `fp32_epochs` (the end
+    of a bfloat16 run in float32) has nothing left to do and is dropped rather than refused."""
+    if precision is None:
+        return None
+    return {"precision": precision} | ({"fp32_epochs": 0} if precision == "fp32" else {})
 
 
 def _cv(args):
@@ -135,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=int, default=None, help="override the config's epoch count")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--precision", default=None,
-                    help="override the config's train.precision (auto, fp32, or bf16: bfloat16 autocast, on the CPU too)")
+                    help="override the config's train.precision (auto, fp32, or bf16: bfloat16 autocast, on the CPU too); "
+                         "fp32 trains every epoch in float32, whatever the config's fp32_epochs")
     tr.add_argument("--resume", action="store_true",
                     help="continue an interrupted run from the state saved after its last epoch (<out>.resume.pt)")
     tr.add_argument("--devices", type=int, default=1,

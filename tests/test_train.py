@@ -277,6 +277,19 @@ def test_bench_train_step_times_the_recipes_teachers(tiny_corpus, tiny_teacher, 
         assert out["steps_per_s"] > 0
 
 
+def test_precision_fp32_from_the_command_line_trains_every_epoch_in_float32(tmp_path):
+    """A config written for bfloat16 with a float32 end (models/kws_cnn.yaml) stays usable for an
+    all-float32 run: `--precision fp32` drops its fp32_epochs; other precisions keep them."""
+    from melflow.cli import _precision_overrides
+
+    path = _write(tmp_path / "bf16_end.yaml", {"model": TINY_MODEL, "train": {"epochs": 4, "fp32_epochs": 2}})
+    _, tc = load_config(path, _precision_overrides("fp32"))
+    assert (tc.precision, tc.fp32_epochs) == ("fp32", 0)
+    _, tc = load_config(path, _precision_overrides("bf16"))
+    assert (tc.precision, tc.fp32_epochs) == ("bf16", 2)
+    assert _precision_overrides(None) is None
+
+
 @pytest.mark.parametrize(
     "cfg, key",
     [
