@@ -352,21 +352,6 @@ def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
         assert not set(variants) & others, word
 
 
-def test_no_crossed_vowels_drops_only_the_variants_with_another_keywords_own_vowel():
-    """`--no-crossed-vowels`: "up" is never said with the vowel of "off", nor "off" and "stop"
-    with that of "up"; the other variants, the other classes and val and test stay."""
-    kept = unknown_vowels.uncrossed_vowel_variants()
-    dropped = {w: sorted(set(vs) - set(kept[w])) for w, vs in pronunciations.VOWEL_VARIANTS.items() if set(vs) - set(kept[w])}
-    assert dropped == {"up": ["'0p"], "off": ["'Vf"], "stop": ["st'Vp"]}
-    crossed = kws.plan_kws_corpus("small", seed=3, vowel_variants=0.5)
-    plain = kws.plan_kws_corpus("small", seed=3, vowel_variants=0.5, crossed_vowels=False)
-    changed = [(a, b) for a, b in zip(crossed, plain) if a != b]
-    assert len(crossed) == len(plain) and changed
-    assert {a.label for a, _ in changed} == set(dropped) and {a.split for a, _ in changed} == {"train"}
-    assert {b.phonemes for b in plain if b.label in dropped} - {None} <= {p for w in dropped for p in kept[w]}
-    assert any(a.phonemes in dropped[a.label] for a, _ in changed)
-
-
 def test_vowel_shifts_are_the_keywords_variants_per_vowel():
     """unknown_vowels.VOWEL_SHIFTS takes each keyword's stressed vowel to the vowels of its
     variants, and reads a stressed vowel only where it is one of those (not aI@, not u:)."""

@@ -63,22 +63,6 @@ def _vowel_shifts() -> dict[str, list[str]]:
 VOWEL_SHIFTS = _vowel_shifts()
 
 
-def uncrossed_vowel_variants() -> dict[str, list[str]]:
-    """VOWEL_VARIANTS without the variants that give a keyword another keyword's own vowel
-    ("up" as [[0p]], the vowel of "off"; "off" and "stop" with the vowel of "up"):
-    `melflow data kws --no-crossed-vowels`.
-
-    Why: only espeak-ng's voices read the variants, so in its voices a crossed variant
-    leaves "up" and "off" told apart by the last consonant alone, and espeak-ng's /f/ lies
-    about 29 dB under the vowel, below much of the corpus's noise; every up/off confusion of
-    the wide models on val and test is by an espeak-ng voice (docs/kws_training.md, "Width").
-    Without the crossed variants the vowel can help again, while the other accents' vowels
-    stay."""
-    others = {word: {v for w, v in KEYWORD_VOWELS.items() if w != word} for word in VOWEL_VARIANTS}
-    return {word: [p for p in variants if stressed_vowel(p)[1] not in others[word]]
-            for word, variants in VOWEL_VARIANTS.items()}
-
-
 def shifted_vowels(transcription: str) -> list[str]:
     """`transcription` with its stressed vowel replaced by each of VOWEL_SHIFTS' alternatives;
     [] when that vowel has none."""
