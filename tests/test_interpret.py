@@ -1,16 +1,21 @@
 """Interpretability outputs: the confusion-matrix PNG of every evaluation and the
-gradient x input saliency maps of `melflow saliency` (issue #5)."""
+gradient x input saliency maps of `melflow saliency`, and what the final-consonant probe
+hears of a word under its noise (issue #5)."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 
 from melflow.cli import main
+from melflow.data import kws_render
+from melflow.data.audio import load_audio
 from melflow.data.kws import LABELS
 from melflow.eval.evaluate import clips, confusion_counts, evaluate, predictions
 from melflow.eval.plots import read_confusion
@@ -142,3 +147,28 @@ def test_teacher_ensemble_scores_each_teacher_and_their_mean(tiny_corpus, shippe
     assert out["ensemble_accuracy"] == round(float((mean.argmax(1).numpy() == data.y).mean()), 4)
     assert script["main"](["--teachers", str(shipped_model), "missing.pt", "--manifest", str(manifest)]) == 2
     assert "missing.pt" in capsys.readouterr().err
+
+
+def test_final_consonant_probe_renders_each_clip_again_without_its_noise(tiny_corpus, shipped_model, tmp_path, capsys,
+                                                                         load_script):
+    """scripts/probe_final_consonant.py: the clean word it renders is the stored clip's own
+    (the noise left over lies within the renderer's 5-30 dB of the word), and every up/off
+    clip lands in one band of tail SNR with each model's accuracy there."""
+    probe = load_script("probe_final_consonant.py")
+    manifest = tiny_corpus / "test.csv"
+    rows = [r for r in csv.DictReader(open(manifest)) if r["label"] in ("up", "off")]
+    specs = probe["corpus_specs"](manifest)
+    for r in rows[:4]:
+        with mock.patch.object(kws_render, "_noise", lambda spec, rng, n, tmp, allow_babble: np.zeros(n)):
+            clean = kws_render.render_clip(specs[r["path"]]).astype(np.float64) / 32768
+        noise = load_audio(tiny_corpus / r["path"]).astype(np.float64) / 32768 - clean
+        word = clean != 0
+        snr = 10 * np.log10(np.mean(clean[word] ** 2) / np.mean(noise[word] ** 2))
+        assert 3.0 < snr < 32.0, (r["path"], snr)
+    tone = np.sin(2 * np.pi * 5000 * np.arange(16000) / 16000)
+    assert probe["tail_snr_db"](tone, 0.1 * tone, 70, 3000) == pytest.approx(20.0, abs=0.01)
+    assert probe["main"](["--model", str(shipped_model), "--manifest", str(manifest), "--out", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    cells = [c for bands in out["bands"].values() for c in bands.values()]
+    assert sum(c["clips"] for c in cells) == out["clips"] == len(rows)
+    assert all(0.0 <= c["kws_cnn"] <= 1.0 for c in cells)
