@@ -77,6 +77,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     manifest, out = Path(args.manifest), Path(args.out)
     labels = args.labels.split(",")
+    if "_silence_" in labels:
+        raise MelflowError("--labels: _silence_ clips say no word, so they have no last consonant")
     rows = [r for r in csv.DictReader(open(manifest, newline="")) if r["label"] in labels]
     if not rows:
         raise MelflowError(f"{manifest}: no clips labelled {', '.join(labels)}")
