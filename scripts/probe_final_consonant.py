@@ -18,7 +18,6 @@ the stored clip minus that. Prints one JSON line.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections import defaultdict
@@ -30,6 +29,7 @@ import numpy as np
 from melflow.core import MelflowError, reports_errors
 from melflow.data import kws, kws_render
 from melflow.data.audio import load_audio
+from melflow.data.manifest import read_manifest, write_manifest
 from melflow.eval.evaluate import clips, predictions
 
 SNR_EDGES = (-np.inf, 0.0, 6.0, 12.0, np.inf)  # dB, band energy of the word's tail against the noise's
@@ -45,6 +45,13 @@ def corpus_specs(manifest: Path) -> dict[str, kws.ClipSpec]:
                                 meta["vowel_variants"], meta["extra_unknown"], meta.get("drawn_speakers", 0.0),
                                 meta.get("neural_voices", 0.0), meta.get("unknown_vowel_variants", 0.0))
     return {s.relpath: s for s in specs}
+
+
+def clean_word(spec: kws.ClipSpec) -> np.ndarray:
+    """The clip `spec` renders, without its noise (float, full scale 1.0): the renderer draws the
+    noise last, so every earlier draw (voice, effects, gain, placement) is the stored clip's."""
+    with mock.patch.object(kws_render, "_noise", lambda spec, rng, n, tmp, allow_babble: np.zeros(n)):
+        return kws_render.render_clip(spec).astype(np.float64) / 32768
 
 
 def tail_snr_db(clean: np.ndarray, noise: np.ndarray, tail_ms: float, band_hz: float, sr: int = 16000) -> float:
@@ -79,42 +86,34 @@ def main(argv=None) -> int:
     labels = args.labels.split(",")
     if "_silence_" in labels:
         raise MelflowError("--labels: _silence_ clips say no word, so they have no last consonant")
-    rows = [r for r in csv.DictReader(open(manifest, newline="")) if r["label"] in labels]
+    rows = [r for r in read_manifest(manifest) if r.label in labels]
     if not rows:
         raise MelflowError(f"{manifest}: no clips labelled {', '.join(labels)}")
     specs = corpus_specs(manifest)
-    missing = [r["path"] for r in rows if r["path"] not in specs]
+    base = manifest.resolve().parent
+    relpaths = [r.path.relative_to(base).as_posix() for r in rows]
+    missing = [p for p in relpaths if p not in specs]
     if missing:
         raise MelflowError(f"{manifest}: {len(missing)} clips are not in the plan of its corpus.json, e.g. {missing[:3]}")
-    snr, engine = [], []
-    silent = mock.patch.object(kws_render, "_noise", lambda spec, rng, n, tmp, allow_babble: np.zeros(n))
-    for r in rows:
-        with silent:
-            clean = kws_render.render_clip(specs[r["path"]]).astype(np.float64) / 32768
-        noisy = load_audio(manifest.parent / r["path"]).astype(np.float64) / 32768
-        snr.append(tail_snr_db(clean, noisy - clean, args.tail_ms, args.band_hz))
-        engine.append(r["speaker"].split(":")[0])
-    out.mkdir(parents=True, exist_ok=True)
+    snr = []
+    for r, p in zip(rows, relpaths):
+        clean = clean_word(specs[p])
+        snr.append(tail_snr_db(clean, load_audio(r.path).astype(np.float64) / 32768 - clean, args.tail_ms, args.band_hz))
+    engine = np.array([(r.speaker or "").split(":")[0] for r in rows])
     subset = out / "clips.csv"
-    with open(subset, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows({**r, "path": str((manifest.parent / r["path"]).resolve())} for r in rows)
+    write_manifest(subset, rows)
     data = clips(subset)
     bins = np.digitize(snr, SNR_EDGES[1:-1])
     names = [f"{lo:g} to {hi:g} dB" for lo, hi in zip(SNR_EDGES[:-1], SNR_EDGES[1:])]
     result = {"manifest": str(manifest), "labels": labels, "tail_ms": args.tail_ms, "band_hz": args.band_hz,
               "clips": len(rows), "bands": defaultdict(dict)}
-    preds = {m: np.argmax(predictions(m, data, "torch")[0], axis=1) for m in args.model}
+    right = {Path(m).stem: np.argmax(predictions(m, data, "torch")[0], axis=1) == data.y for m in args.model}
     for eng in sorted(set(engine)):
         for b, name in enumerate(names):
-            idx = [i for i in range(len(rows)) if engine[i] == eng and bins[i] == b]
-            if not idx:
-                continue
-            cell = {"clips": len(idx)}
-            for m, p in preds.items():
-                cell[Path(m).stem] = round(float(np.mean(p[idx] == data.y[idx])), 4)
-            result["bands"][eng][name] = cell
+            mask = (engine == eng) & (bins == b)
+            if mask.any():
+                result["bands"][eng][name] = {"clips": int(mask.sum()),
+                                              **{m: round(float(ok[mask].mean()), 4) for m, ok in right.items()}}
     print(json.dumps(result))
     return 0
 
