@@ -15,10 +15,13 @@ import torch
 from melflow.cli import main
 from melflow.data.audio import load_audio
 from melflow.data.kws import LABELS
-from melflow.eval.evaluate import clips, confusion_counts, evaluate, predictions
+from melflow.data.manifest import read_manifest
+from melflow.eval.evaluate import clips, confusion_counts, evaluate, group_keys, predictions
 from melflow.eval.plots import read_confusion
 from melflow.eval.saliency import gradient_x_input
 from melflow.train.trainer import load_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -169,3 +172,35 @@ def test_final_consonant_probe_renders_each_clip_again_without_its_noise(tiny_co
     cells = [c for bands in out["bands"].values() for c in bands.values()]
     assert sum(c["clips"] for c in cells) == out["clips"] == len(rows)
     assert all(0.0 <= c["kws_cnn"] <= 1.0 for c in cells)
+
+
+def test_heard_voices_probe_trains_on_one_half_of_the_test_speakers_and_scores_the_other(tiny_corpus, shipped_model,
+                                                                                        tmp_path, capsys, load_script):
+    """scripts/probe_heard_voices.py: the two halves share no speaker and each has clips of every
+    voice; "heard" trains on the corpus's train clips plus the first half `--repeat` times, the
+    control on the train clips alone; all three models are scored on the second half."""
+    probe = load_script("probe_heard_voices.py")
+    manifest = tiny_corpus / "test.csv"
+    rows = read_manifest(manifest)
+    voices = group_keys(manifest, None, "voice")
+    heard, scored = probe["speaker_halves"](rows, voices, 0)
+    assert len(heard) + len(scored) == len(rows)
+    assert not {r.speaker for r in heard if r.speaker} & {r.speaker for r in scored if r.speaker}
+    voice = {r.path: v for r, v in zip(rows, voices)}
+    assert {voice[r.path] for r in heard} == {voice[r.path] for r in scored} == set(voices)
+
+    out = tmp_path / "heard"
+    argv = ["--config", str(REPO / "models" / "kws_cnn.yaml"), "--init", str(shipped_model), "--data", str(tiny_corpus),
+            "--test", str(manifest), "--epochs", "1", "--repeat", "2", "--out", str(out)]
+    assert probe["main"](argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines() if line.startswith("{")]
+    models = {d["model"]: d for d in lines if "model" in d}
+    assert set(models) == {"init", "control", "heard"}
+    assert {d["clips"] for d in models.values()} == {len(scored)}
+    train = len(read_manifest(tiny_corpus / "train.csv"))
+    assert len(read_manifest(out / "control" / "train.csv")) == train
+    assert len(read_manifest(out / "heard" / "train.csv")) == train + 2 * len(heard)
+    assert {r.path for r in read_manifest(out / "heard" / "test.csv")} == {r.path for r in scored}
+    assert lines[-1]["heard_minus_control_points"] == round(100 * (models["heard"]["accuracy"] - models["control"]["accuracy"]), 2)
+    assert probe["main"](argv[:2] + ["--init", "missing.pt"] + argv[4:]) == 2
+    assert "missing.pt" in capsys.readouterr().err
