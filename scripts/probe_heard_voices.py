@@ -9,13 +9,13 @@ speakers join training, the other half is scored.
 The test speakers are split in two speaker-disjoint halves with the same mix of voices
 (scikit-learn's StratifiedGroupKFold: grouped by speaker, stratified by voice, the speaker id up
 to its first "+" or "#", so one accent across its variants). `--init` is then fine-tuned twice
-with `--config`'s recipe (its teachers left out): once on the corpus's train clips alone (the
-control), once with the first half's clips added `--repeat` times ("heard"). Both are scored on
-the second half, as is `--init` itself, per voice. What "heard" gains over the control is what
-hearing other speakers of the test's own voices is worth; what it still misses, a model of
-this recipe misses even on voices it knows. A measurement, not a recipe: the test split's
-speakers train here, so no model this writes is a candidate. Prints one JSON line per model
-and one summary line.
+with `--config`'s recipe (its teachers, float start and float32 end left out; `--precision`
+throughout): once on the corpus's train clips alone (the control), once with the first half's
+clips added `--repeat` times ("heard"). Both are scored on the second half, as is `--init`
+itself, per voice. What "heard" gains over the control is what hearing other speakers of the
+test's own voices is worth; what it still misses, a model of this recipe misses even on voices
+it knows. A measurement, not a recipe: the test split's speakers train here, so no model this
+writes is a candidate. Prints one JSON line per model and one summary line.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ def main(argv=None) -> int:
     if not init.is_file():
         raise MelflowError(f"--init {args.init}: checkpoint not found")
     runs = write_runs(Path(args.data), Path(args.test), out, args.repeat, args.seed)
-    overrides = {"init": str(init), "lr": args.lr, "teachers": [], "fp32_epochs": 0, "precision": args.precision}
+    overrides = {"init": str(init), "lr": args.lr, "teachers": [], "float_epochs": 0, "fp32_epochs": 0,
+                 "precision": args.precision}
     scored = runs["heard"] / "test.csv"
     results = {"init": evaluate(init, scored, "torch", by="voice", confusion=out / "init_confusion.png")}
     for name, folder in runs.items():
