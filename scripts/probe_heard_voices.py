@@ -30,17 +30,19 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from melflow.core import MelflowError, reports_errors
 from melflow.data.manifest import ManifestRow, read_manifest, write_manifest
-from melflow.eval.evaluate import evaluate, group_keys
+from melflow.eval.cv import speaker_groups
+from melflow.eval.evaluate import evaluate, voice_of
 from melflow.train.trainer import train_from_config
 
 
-def speaker_halves(rows: list[ManifestRow], voices: np.ndarray, seed: int) -> tuple[list[ManifestRow], list[ManifestRow]]:
+def speaker_halves(rows: list[ManifestRow], seed: int) -> tuple[list[ManifestRow], list[ManifestRow]]:
     """Two speaker-disjoint halves of `rows`, each with about half of every voice's clips.
     Clips without a speaker (noise-only `_silence_`) are each a group of their own."""
-    groups = [r.speaker or f"clip:{r.path}" for r in rows]
+    groups = speaker_groups(rows)
     if len(set(groups)) < 2:
         raise MelflowError("the test manifest has fewer than two speakers: nothing to split")
     split = StratifiedGroupKFold(n_splits=2, shuffle=True, random_state=seed)
+    voices = [voice_of(r.speaker) for r in rows]
     heard, scored = next(split.split(np.zeros(len(rows)), voices, groups))
     return [rows[i] for i in heard], [rows[i] for i in scored]
 
@@ -48,7 +50,7 @@ def speaker_halves(rows: list[ManifestRow], voices: np.ndarray, seed: int) -> tu
 def write_runs(data: Path, test: Path, out: Path, repeat: int, seed: int) -> dict[str, Path]:
     """The folders the two fine-tunes read: train.csv, val.csv and test.csv (the scored half)."""
     rows = read_manifest(test)
-    heard, scored = speaker_halves(rows, group_keys(test, None, "voice"), seed)
+    heard, scored = speaker_halves(rows, seed)
     train, val = read_manifest(data / "train.csv"), read_manifest(data / "val.csv")
     runs = {"control": train, "heard": train + heard * repeat}
     for name, train_rows in runs.items():

@@ -183,7 +183,7 @@ def test_heard_voices_probe_trains_on_one_half_of_the_test_speakers_and_scores_t
     manifest = tiny_corpus / "test.csv"
     rows = read_manifest(manifest)
     voices = group_keys(manifest, None, "voice")
-    heard, scored = probe["speaker_halves"](rows, voices, 0)
+    heard, scored = probe["speaker_halves"](rows, 0)
     assert len(heard) + len(scored) == len(rows)
     assert not {r.speaker for r in heard if r.speaker} & {r.speaker for r in scored if r.speaker}
     voice = {r.path: v for r, v in zip(rows, voices)}

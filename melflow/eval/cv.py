@@ -26,9 +26,15 @@ from melflow.eval.evaluate import evaluate
 from melflow.train.trainer import train_from_config
 
 
+def speaker_groups(rows: list[ManifestRow]) -> list[str]:
+    """The group of each row for a speaker-disjoint split: its speaker, or the clip alone where
+    it has none (noise-only `_silence_` clips)."""
+    return [r.speaker or f"clip:{r.path}" for r in rows]
+
+
 def speaker_folds(rows: list[ManifestRow], k: int) -> list[np.ndarray]:
     """Row indices of each of `k` speaker-disjoint folds."""
-    groups = [r.speaker or f"clip:{r.path}" for r in rows]
+    groups = speaker_groups(rows)
     n_groups = len(set(groups))
     if k < 2 or k > n_groups:
         raise MelflowError(f"--folds must be between 2 and the number of speakers ({n_groups}), got {k}")

@@ -145,6 +145,12 @@ def said_word(path: str | Path, label: str) -> str:
     return path.parent.name
 
 
+def voice_of(speaker: str | None) -> str:
+    """A speaker's voice: its id up to the first "+" or "#" (melflow's corpora name speakers
+    `engine:voice+variant` or `engine:voice#NN`), "(none)" for a clip without a speaker."""
+    return re.split(r"[+#]", speaker, maxsplit=1)[0] if speaker else "(none)"
+
+
 def group_keys(manifest: str | Path, limit: int | None, by: str) -> np.ndarray:
     """One key per clip: its label, its speaker, its voice or the word it says (see
     group_scores); clips without a speaker (noise-only _silence_ clips, manifests without the
@@ -156,8 +162,9 @@ def group_keys(manifest: str | Path, limit: int | None, by: str) -> np.ndarray:
         return np.array([r.label for r in rows])
     if by == "word":
         return np.array([said_word(r.path, r.label) for r in rows])
-    return np.array(["(none)" if not r.speaker else r.speaker if by == "speaker" else re.split(r"[+#]", r.speaker, maxsplit=1)[0]
-                     for r in rows])
+    if by == "speaker":
+        return np.array([r.speaker or "(none)" for r in rows])
+    return np.array([voice_of(r.speaker) for r in rows])
 
 
 def group_scores(manifest: str | Path, limit: int | None, y: np.ndarray, pred: np.ndarray, by: str) -> list[dict]:
