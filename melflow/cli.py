@@ -17,8 +17,7 @@ def _data_kws(args):
                         random_voices=args.random_voices, accented_voices=args.accented_voices,
                         vowel_variants=args.vowel_variants, extra_unknown=args.extra_unknown,
                         drawn_speakers=args.drawn_speakers, neural_voices=args.neural_voices,
-                        unknown_vowel_variants=args.unknown_vowel_variants,
-                        vowels_apart=[w.strip() for w in args.vowels_apart.split(",") if w.strip()] if args.vowels_apart else ())
+                        unknown_vowel_variants=args.unknown_vowel_variants)
 
 
 def _data_speech_commands(args):
@@ -114,9 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     kws.add_argument("--unknown-vowel-variants", type=float, default=0.0, metavar="SHARE",
                      help="add SHARE times the _unknown_ class's clips to train, its words said by English espeak-ng voices "
                           "with the vowels --vowel-variants gives the keywords (melflow/data/unknown_vowels.py; default 0)")
-    kws.add_argument("--vowels-apart", default=None, metavar="WORDS",
-                     help="keywords (comma-separated, e.g. up,off) whose --vowel-variants never share a vowel, so that the vowel "
-                          "still tells them apart where noise covers their last consonant (melflow/data/unknown_vowels.py)")
     kws.set_defaults(func=_data_kws)
     gsc = data_sub.add_parser("speech-commands", help="train/val/test manifests of a Google Speech Commands v2 folder")
     gsc.add_argument("--root", required=True, help="the corpus folder (with validation_list.txt, testing_list.txt)")

@@ -352,27 +352,6 @@ def test_vowel_variants_add_train_keywords_said_with_another_accents_vowel():
         assert not set(variants) & others, word
 
 
-def test_vowels_apart_leave_up_and_off_no_vowel_in_common():
-    """`--vowels-apart up,off`: neither word is said with a vowel the other has, natively or in
-    a variant; only their train clips change, and a bad word list names the flag."""
-    apart = unknown_vowels.apart_vowel_variants(["up", "off"])
-    assert apart["up"] == ["'@p", "'Up"] and apart["off"] == ["'A:f"]
-    vowels = {w: {unknown_vowels.KEYWORD_VOWELS[w]} | {unknown_vowels.stressed_vowel(p)[1] for p in apart[w]} for w in ("up", "off")}
-    assert not vowels["up"] & vowels["off"]
-    assert {w: v for w, v in apart.items() if w not in ("up", "off")} == \
-        {w: v for w, v in pronunciations.VOWEL_VARIANTS.items() if w not in ("up", "off")}
-    plain = kws.plan_kws_corpus("small", seed=3, vowel_variants=0.5)
-    kept = kws.plan_kws_corpus("small", seed=3, vowel_variants=0.5, vowels_apart=["up", "off"])
-    changed = [(a, b) for a, b in zip(plain, kept) if a != b]
-    assert len(plain) == len(kept) and changed
-    assert {a.label for a, _ in changed} == {"up", "off"} and {a.split for a, _ in changed} == {"train"}
-    assert {(b.label, b.phonemes) for b in kept if b.label in ("up", "off") and b.phonemes} == \
-        {("up", "'@p"), ("up", "'Up"), ("off", "'A:f")}
-    for bad in (["up"], ["up", "cat"]):
-        with pytest.raises(MelflowError, match="--vowels-apart"):
-            unknown_vowels.apart_vowel_variants(bad)
-
-
 def test_vowel_shifts_are_the_keywords_variants_per_vowel():
     """unknown_vowels.VOWEL_SHIFTS takes each keyword's stressed vowel to the vowels of its
     variants, and reads a stressed vowel only where it is one of those (not aI@, not u:)."""

@@ -1,6 +1,6 @@
 """Interpretability outputs: the confusion-matrix PNG of every evaluation and the
 gradient x input saliency maps of `melflow saliency`, and what the final-consonant probe
-hears of a word under its noise (issue #5)."""
+hears of a word under its noise, and where each accent puts a vowel (issue #5)."""
 
 from __future__ import annotations
 
@@ -204,3 +204,18 @@ def test_heard_voices_probe_trains_on_one_half_of_the_test_speakers_and_scores_t
     assert lines[-1]["heard_minus_control_points"] == round(100 * (models["heard"]["accuracy"] - models["control"]["accuracy"]), 2)
     assert probe["main"](argv[:2] + ["--init", "missing.pt"] + argv[4:]) == 2
     assert "missing.pt" in capsys.readouterr().err
+
+
+def test_vowel_formants_probe_tells_british_up_from_off_and_finds_caribbean_up_backed(capsys, load_script):
+    """scripts/probe_vowel_formants.py on espeak-ng itself: en-gb's "up" has the fronter vowel
+    (F2 above "off"'s by more than 200 Hz), en-029's the backer, and en-029's "up" lies nearer
+    en-gb's "off" than en-gb's "up"; an unknown voice is a one-line error naming it."""
+    probe = load_script("probe_vowel_formants.py")
+    assert probe["main"](["--words", "up,off", "--accents", "en-gb,en-029"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    gb, wi = lines[0], lines[1]
+    assert gb["accent"] == "en-gb" and gb["up"][1] > gb["off"][1] + 200
+    assert wi["accent"] == "en-029" and wi["up"][1] < wi["off"][1]
+    assert lines[2]["nearest"]["en-029 up"]["closest"] == "en-gb off"
+    assert probe["main"](["--accents", "xx-nope"]) == 2
+    assert "xx-nope" in capsys.readouterr().err

@@ -31,7 +31,7 @@ from melflow.data.kws_render import CLIP_SAMPLES, SAMPLE_RATE, ClipSpec, engine_
 from melflow.data.kws_words import KEYWORDS, UNKNOWN_WORDS
 from melflow.data.manifest import ManifestRow, write_manifest
 from melflow.data.pronunciations import ENGLISH_ACCENTS, VOWEL_VARIANTS
-from melflow.data.unknown_vowels import apart_vowel_variants, unknown_word_variants
+from melflow.data.unknown_vowels import unknown_word_variants
 
 __all__ = [
     "KEYWORDS", "LABELS", "CLIP_SAMPLES", "SAMPLE_RATE", "UNKNOWN_WORDS", "SIZES", "SPLITS",
@@ -140,7 +140,7 @@ def _safe(s: str) -> str:
 def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                     accented_voices=False, vowel_variants: float = 0.0, extra_unknown: float = 0.0,
                     drawn_speakers: float = 0.0, neural_voices: float = 0.0,
-                    unknown_vowel_variants: float = 0.0, vowels_apart=()) -> list[ClipSpec]:
+                    unknown_vowel_variants: float = 0.0) -> list[ClipSpec]:
     """Every clip of the corpus, in a fixed order, without rendering any audio. Val and
     test depend on none of `random_voices`, `accented_voices`, `vowel_variants`,
     `extra_unknown`, `drawn_speakers`, `neural_voices` and `unknown_vowel_variants` (each split
@@ -154,9 +154,7 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
     speech class said by Kokoro's train speakers (melflow.data.kokoro_voices),
     `unknown_vowel_variants` the share added to `_unknown_` said with other accents' vowels by
     the English espeak-ng voices (melflow.data.unknown_vowels); 0 adds none, and a larger share
-    keeps a smaller one's clips and adds more after them. `vowels_apart` (keywords) keeps
-    those keywords' vowel variants from sharing a vowel (melflow.data.unknown_vowels.
-    apart_vowel_variants); only their classes' variant clips change."""
+    keeps a smaller one's clips and adds more after them."""
     if size not in SIZES:
         raise MelflowError(f"unknown corpus size {size!r} (choose from {', '.join(SIZES)})")
     if int(seed) < 0:
@@ -166,7 +164,6 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
                         ("--unknown-vowel-variants", unknown_vowel_variants)):
         if not 0 <= share <= 4:  # a share of the class, not a percentage
             raise MelflowError(f"{flag} must be a share between 0 and 4, got {share}")
-    variants = apart_vowel_variants(vowels_apart) if vowels_apart else VOWEL_VARIANTS
     speakers = split_speakers(random_voices, accented_voices)
     drawn = drawn_speaker_pool() if drawn_speakers else []
     specs: list[ClipSpec] = []
@@ -193,7 +190,7 @@ def plan_kws_corpus(size: str = "small", seed: int = 0, random_voices: int = 0,
             added = _added_clips(accented, 8, round(n * _ACCENTED_SHARE), n, *said) if accented else []
             if vowel_variants and split == "train" and label in KEYWORDS:
                 added += _added_clips(english, 9, round(n * vowel_variants), n + len(added), *said,
-                                      said_as={label: variants[label]})
+                                      said_as={label: VOWEL_VARIANTS[label]})
             if extra_unknown and split == "train" and label == "_unknown_":
                 more = np.random.default_rng([seed, si, li, 10])
                 added += _clips_of_both_engines([str(x) for x in more.permutation(esp)], [str(x) for x in more.permutation(fli)],
@@ -261,7 +258,7 @@ def _spoken_clip(split: str, label: str, spk: str, i: int, seed: int, where: tup
 def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, progress: bool = True, splits=SPLITS,
                         random_voices: int = 0, accented_voices=False, vowel_variants: float = 0.0,
                         extra_unknown: float = 0.0, drawn_speakers: float = 0.0, neural_voices: float = 0.0,
-                        unknown_vowel_variants: float = 0.0, vowels_apart=()) -> dict:
+                        unknown_vowel_variants: float = 0.0) -> dict:
     """Write the keyword corpus under `out`: WAVs in `<split>/<label>/`, manifests
     `train.csv`, `val.csv`, `test.csv` (path,label,speaker,split) and `corpus.json`
     (counts per split and class, speakers per split). Returns the summary.
@@ -274,8 +271,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     (melflow.data.pronunciations), `extra_unknown` that share more `_unknown_` clips,
     `drawn_speakers` that share more clips of every speech class said by drawn speakers,
     `neural_voices` that share more said by Kokoro's neural voices, `unknown_vowel_variants`
-    that share more `_unknown_` clips said with other accents' vowels, `vowels_apart` those
-    keywords' variants without a vowel in common."""
+    that share more `_unknown_` clips said with other accents' vowels."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise MelflowError(f"{out}: output path exists and is not a folder")
@@ -284,7 +280,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
     if unknown:
         raise MelflowError(f"unknown split(s) {', '.join(unknown)}; choose from {', '.join(SPLITS)}")
     specs = [s for s in plan_kws_corpus(size, seed, random_voices, accented_voices, vowel_variants, extra_unknown,
-                                       drawn_speakers, neural_voices, unknown_vowel_variants, vowels_apart)
+                                       drawn_speakers, neural_voices, unknown_vowel_variants)
              if s.split in splits]
     render_specs(specs, out, jobs=jobs, progress=progress)
 
@@ -302,7 +298,6 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         "drawn_speakers": float(drawn_speakers),
         "neural_voices": float(neural_voices),
         "unknown_vowel_variants": float(unknown_vowel_variants),
-        "vowels_apart": list(vowels_apart),
         "sample_rate": SAMPLE_RATE,
         "clip_samples": CLIP_SAMPLES,
         "labels": LABELS,

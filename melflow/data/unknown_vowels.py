@@ -63,35 +63,6 @@ def _vowel_shifts() -> dict[str, list[str]]:
 VOWEL_SHIFTS = _vowel_shifts()
 
 
-def apart_vowel_variants(words) -> dict[str, list[str]]:
-    """VOWEL_VARIANTS with the keywords `words` kept apart by their vowel: each of them keeps
-    only the variants whose stressed vowel none of the others has, neither as its own vowel
-    (KEYWORD_VOWELS) nor in a variant; the other keywords keep all theirs
-    (`melflow data kws --vowels-apart up,off`).
-
-    Why: "up" and "off" differ in their vowel and in a last consonant that espeak-ng makes
-    faint (its /f/ lies about 29 dB under the vowel), and the corpus's noise covers that
-    consonant in 173 of the full test split's 270 espeak-ng clips of the two words
-    (scripts/probe_final_consonant.py). VOWEL_VARIANTS gives "up" the vowels of "off"
-    ([[O:p]], [[0p]], [[ap]]) and "off" those of "up" ([[Vf]], [[af]]), so in train the
-    vowel never tells them apart, and where the consonant is masked nothing does. No English
-    accent says "off" as "uff" or "up" as "awp"; kept apart, "up" keeps [[@p]] and [[Up]]
-    (reduced, northern English) and "off" [[A:f]] (the American one)."""
-    words = list(dict.fromkeys(words))
-    unknown = [w for w in words if w not in VOWEL_VARIANTS]
-    if unknown or len(words) < 2:
-        raise MelflowError(f"--vowels-apart: name two or more keywords with vowel variants ({', '.join(VOWEL_VARIANTS)}), "
-                           f"got {', '.join(words) or 'none'}")
-    said = {w: {KEYWORD_VOWELS[w]} | {stressed_vowel(p)[1] for p in VOWEL_VARIANTS[w]} for w in words}
-    out = dict(VOWEL_VARIANTS)
-    for w in words:
-        others = set().union(*(said[o] for o in words if o != w))
-        out[w] = [p for p in VOWEL_VARIANTS[w] if stressed_vowel(p)[1] not in others]
-        if not out[w]:
-            raise MelflowError(f"--vowels-apart: every vowel variant of {w!r} has a vowel of {', '.join(x for x in words if x != w)}")
-    return out
-
-
 def shifted_vowels(transcription: str) -> list[str]:
     """`transcription` with its stressed vowel replaced by each of VOWEL_SHIFTS' alternatives;
     [] when that vowel has none."""
