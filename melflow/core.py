@@ -1,6 +1,10 @@
 """Types shared by every stage. Kept tiny on purpose: stages talk through files
 (manifests, checkpoints, ONNX models, build directories), not through shared state."""
 
+import contextlib
+import os
+from pathlib import Path
+
 
 class MelflowError(Exception):
     """An error the user can act on: bad input file, unsupported node, missing tool.
@@ -39,3 +43,24 @@ def reports_errors(prog: str):
         return run
 
     return wrap
+
+
+@contextlib.contextmanager
+def replacing(path, mode: str = "w", **open_args):
+    """Open `path` for writing through a file beside it (`<name>.part`) that takes its place
+    only once written whole.
+
+    Why: a writer interrupted half-way leaves the old file or none, never a short one that
+    looks done; and a folder copied with hard links (`cp -al`, the cheap way to derive one
+    corpus from another: only the changed clips are rendered again) keeps its own files,
+    since the new file gets a new inode instead of rewriting the one both folders share.
+    Writing `train.csv` in place once rewrote the manifest of the corpus it was copied from."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    try:
+        with open(part, mode, **open_args) as fh:
+            yield fh
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -229,6 +230,32 @@ def test_rerender_keeps_clips_made_the_same_way_and_redoes_the_rest(tmp_path):
     assert kws.render_specs(picks, tmp_path, jobs=1, progress=False) == 1
     assert {s.relpath: (tmp_path / s.relpath).read_bytes() for s in picks} == first
     assert not list(tmp_path.rglob("*.part"))
+
+
+def test_a_hard_linked_copy_of_a_corpus_keeps_its_own_files(tmp_path):
+    """`cp -al` derives one corpus folder from another without copying its clips: writing the
+    copy's manifest, corpus.json and clips must replace its links, not rewrite the files both
+    folders share (melflow.core.replacing); a writer that fails leaves the old file whole."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    write_wav(a / "x.wav", np.arange(100, dtype=np.int16), 16000, comment="first")
+    write_manifest(a / "train.csv", [ManifestRow(a / "x.wav", "yes")])
+    (a / "corpus.json").write_text("{}\n")
+    shutil.copytree(a, b, copy_function=os.link)
+    assert (b / "train.csv").stat().st_nlink == 2
+    before = {p.name: p.read_bytes() for p in a.iterdir()}
+    write_wav(b / "x.wav", np.zeros(100, np.int16), 16000, comment="second")
+    write_manifest(b / "train.csv", [ManifestRow(b / "x.wav", "no")])
+    kws.generate_kws_corpus(b, size="tiny", seed=3, splits=("val",), progress=False, jobs=1)
+    assert {p.name: p.read_bytes() for p in a.iterdir()} == before
+    assert read_manifest(b / "train.csv")[0].label == "no" and json.loads((b / "corpus.json").read_text())["size"] == "tiny"
+
+    class Interrupted:  # fails half-way through the writing, inside the open file
+        def __str__(self):
+            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError):
+        write_manifest(b / "train.csv", [ManifestRow(b / "x.wav", "up"), ManifestRow(b / "x.wav", Interrupted())])
+    assert read_manifest(b / "train.csv")[0].label == "no" and not list(b.glob("*.part"))
 
 
 def test_random_voices_join_train_only_and_leave_val_and_test_alone():

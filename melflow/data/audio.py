@@ -3,7 +3,6 @@ fit clips to a fixed length, write int16 WAVs."""
 
 from __future__ import annotations
 
-import os
 from math import gcd
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from melflow.core import MelflowError
+from melflow.core import MelflowError, replacing
 
 __all__ = ["load_audio", "fit_length", "write_wav", "wav_comment", "float_to_int16", "resample"]
 
@@ -74,20 +73,17 @@ def fit_length(pcm: np.ndarray, n: int) -> np.ndarray:
 
 def write_wav(path, pcm_int16: np.ndarray, sr: int = 16000, comment: str = "") -> None:
     """Write mono (or frames x channels) int16 samples as a 16-bit PCM WAV file, with
-    `comment` in its INFO chunk. The file appears whole or not at all (written beside it,
-    then renamed), so an interrupted writer never leaves a short clip that looks done."""
+    `comment` in its INFO chunk. The file appears whole or not at all
+    (melflow.core.replacing), so an interrupted writer never leaves a short clip that looks done."""
     pcm = np.asarray(pcm_int16)
     if pcm.dtype != np.int16:
         raise MelflowError(f"{path}: write_wav expects int16 samples, got {pcm.dtype}")
-    path = Path(path)
-    os.makedirs(path.parent, exist_ok=True)
-    part = path.with_name(path.name + ".part")
     channels = 1 if pcm.ndim == 1 else pcm.shape[1]
-    with sf.SoundFile(str(part), "w", samplerate=int(sr), channels=channels, subtype="PCM_16", format="WAV") as f:
+    with replacing(path, "wb") as fh, sf.SoundFile(fh, "w", samplerate=int(sr), channels=channels, subtype="PCM_16",
+                                                    format="WAV") as f:
         if comment:
             f.comment = comment
         f.write(pcm)
-    os.replace(part, path)
 
 
 def wav_comment(path) -> str | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from melflow.core import MelflowError
+from melflow.core import MelflowError, replacing
 from melflow.data import kokoro_voices
 from melflow.data.espeak_voices import MAX_RANDOM_VARIANTS, random_variant_names
 from melflow.data.festival_accents import ACCENTED_VOICES, chosen_voices
@@ -317,7 +317,7 @@ def generate_kws_corpus(out, size: str = "small", seed: int = 0, jobs: int = 0, 
         summary["speaker_counts"][split] = len(used)
         eng = Counter(s.speaker.split(":")[0] if s.speaker else "noise" for s in by_split[split])
         summary["engines"][split] = dict(sorted(eng.items()))
-    with open(out / "corpus.json", "w", encoding="utf-8") as fh:
+    with replacing(out / "corpus.json", "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=1)
         fh.write("\n")
     return summary

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from melflow.core import MelflowError
+from melflow.core import MelflowError, replacing
 
 __all__ = ["ManifestRow", "read_manifest", "spread_rows", "write_manifest", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
 
@@ -113,13 +113,14 @@ def _fmt_float(x: float | None) -> str:
 def write_manifest(csv_path, rows) -> None:
     """Write rows (ManifestRow) as a manifest, paths relative to the manifest's folder
     (absolute when the file sits on another drive). Optional columns are written only when
-    at least one row has a value for them."""
+    at least one row has a value for them. The file is replaced whole (melflow.core.replacing),
+    never rewritten in place."""
     csv_path = Path(csv_path)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     base = csv_path.resolve().parent
     rows = list(rows)
     cols = list(REQUIRED_COLUMNS) + [c for c in OPTIONAL_COLUMNS if any(getattr(r, c) is not None for r in rows)]
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+    with replacing(csv_path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(cols)
         for r in rows:
