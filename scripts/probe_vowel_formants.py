@@ -41,7 +41,10 @@ MAX_FORMANT_HZ = 5000.0
 
 def vowel_formants(wav: Path) -> tuple[float, float]:
     """(F1, F2) in Hz at the middle of the voiced stretch of a one-word recording."""
-    import parselmouth
+    try:
+        import parselmouth
+    except ImportError:
+        raise MelflowError("praat-parselmouth is not installed (pip install praat-parselmouth; make setup does)") from None
 
     sound = parselmouth.Sound(str(wav))
     pitch = sound.to_pitch()

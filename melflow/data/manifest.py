@@ -116,7 +116,6 @@ def write_manifest(csv_path, rows) -> None:
     at least one row has a value for them. The file is replaced whole (melflow.core.replacing),
     never rewritten in place."""
     csv_path = Path(csv_path)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
     base = csv_path.resolve().parent
     rows = list(rows)
     cols = list(REQUIRED_COLUMNS) + [c for c in OPTIONAL_COLUMNS if any(getattr(r, c) is not None for r in rows)]
