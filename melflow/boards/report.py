@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-RES_KEYS = ["LUT", "FF", "BRAM18", "DSP"]
+# LUTRAM: those of the LUTs (counted in LUT too) used as memory, weights moved off block RAM
+# included (melflow.compiler.memory); its device total is the SLICEM LUTs, the ones that can be RAM.
+RES_KEYS = ["LUT", "LUTRAM", "FF", "BRAM18", "DSP"]
 
 
-_FINN_NAMES = {"LUT": "LUT", "BRAM_18K": "BRAM18", "DSP": "DSP", "URAM": "URAM"}
+_FINN_NAMES = {"LUT": "LUT", "LUTRAM": "LUTRAM", "BRAM_18K": "BRAM18", "DSP": "DSP", "URAM": "URAM"}
 
 
 def _finn_in_report_names(res: dict) -> dict[str, float]:
@@ -123,23 +125,25 @@ def summary_markdown(r: dict) -> str:
     if y:
         lines.append("| yosys synth_xilinx | " + " | ".join(_cell(y["resources"], y["utilization_pct"], k) for k in RES_KEYS) + " |")
     else:
-        lines.append("| yosys synth_xilinx | not run | | | |")
+        lines.append("| yosys synth_xilinx | not run |" + " |" * (len(RES_KEYS) - 1))
     lines += ["", fit_sentence(r)]
     if r.get("recurrent"):
+        finn_keys = [k for k in RES_KEYS if k != "FF"]  # FINN estimates no flip-flops
         lines += ["", "## Recurrent layers", "",
                   "Share of the accelerator taken by each LSTM unit: its cycles against the bottleneck's and against the "
                   "sum over all layers, and its resources (FINN's estimate, and yosys on the unit alone) against the whole "
                   "accelerator's.", "",
-                  "| layer | est. cycles | % of bottleneck | % of layer cycles | " + " | ".join(f"{k} (FINN)" for k in RES_KEYS if k != "FF")
+                  "| layer | est. cycles | % of bottleneck | % of layer cycles | " + " | ".join(f"{k} (FINN)" for k in finn_keys)
                   + " | " + " | ".join(f"{k} (yosys)" for k in RES_KEYS) + " |",
-                  "|---|" + "---:|" * (3 + 3 + len(RES_KEYS))]
+                  "|---|" + "---:|" * (3 + len(finn_keys) + len(RES_KEYS))]
         for L in r["recurrent"]:
-            finn = " | ".join(_cell(L["finn_estimate"], L["finn_pct"], k) for k in RES_KEYS if k != "FF")
+            finn = " | ".join(_cell(L["finn_estimate"], L["finn_pct"], k) for k in finn_keys)
             ys = " | ".join(_cell(L["yosys"], L["yosys_pct"], k) for k in RES_KEYS) if "yosys" in L else " | ".join("-" for _ in RES_KEYS)
             lines.append(f"| {L['name']} | {L['est_cycles']} | {L['pct_of_bottleneck']:.1f} | {L['pct_of_layer_cycles']:.1f} | {finn} | {ys} |")
-    lines += ["", "## Layers", "", "| layer | est. cycles | LUT | BRAM18 | DSP |", "|---|---:|---:|---:|---:|"]
+    lines += ["", "## Layers", "", "| layer | est. cycles | LUT | LUTRAM | BRAM18 | DSP |", "|---|---:|---:|---:|---:|---:|"]
     for L in r["layers"]:
-        lines.append(f"| {L['name']} | {L['est_cycles']} | {L.get('LUT', 0):.0f} | {L.get('BRAM_18K', 0):.0f} | {L.get('DSP', 0):.0f} |")
+        lines.append(f"| {L['name']} | {L['est_cycles']} | {L.get('LUT', 0):.0f} | {L.get('LUTRAM', 0):.0f} | {L.get('BRAM_18K', 0):.0f} "
+                     f"| {L.get('DSP', 0):.0f} |")
     lines += ["", "![cycles per layer](cycles.png)", ""]
     return "\n".join(lines)
 
@@ -161,7 +165,8 @@ def fit_sentence(r: dict) -> str:
     if not over:
         return f"Fits the {part} by " + " and ".join(src for src, _ in _count_sources(r)) + "."
     return (f"**Does not fit the {part}** ({over} of the device): lower --target-fps (fewer DSPs, "
-            "fewer BRAMs split for parallel reads) or the model's width (its weights are the BRAMs).")
+            "fewer BRAMs split for parallel reads) or the model's width (its weights are the BRAMs, and the "
+            "LUT RAM they move to when those run out).")
 
 
 def _cell(counts: dict, pct: dict, k: str) -> str:

@@ -68,6 +68,14 @@ PATCHES: tuple[tuple[str, str, str, str], ...] = (
         "latter), so the generate block is disabled. It drives no logic.",
     ),
     (
+        "memstream.sv",
+        r"\(\*\s*RAM_STYLE\s*=\s*RAM_STYLE\s*\*\)",
+        "(* ram_style = RAM_STYLE *)",
+        "memstream marks its memory (* RAM_STYLE = RAM_STYLE *) for Vivado, which reads attribute "
+        "names in any case; yosys reads only lower-case ram_style, so it ignored the style and put "
+        "weights that melflow.compiler.memory moved to LUT RAM back in block RAM.",
+    ),
+    (
         "thresholding.sv",
         r"p\.ptr\[M-1:SN\+1\](\s*<\s*2\*\*stage\s*-\s*SCOPE_REDUCE)",
         r"(p.ptr[M-1:0] >> (SN+1))\1",

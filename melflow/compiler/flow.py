@@ -24,6 +24,7 @@ from melflow.compiler.finn_env import init_finn
 from melflow.compiler.folding import PackMVAUForDSP48
 from melflow.compiler.lstm_cell import check_recurrent_supported
 from melflow.compiler.lstm_hw import ConvertLSTMToHW, FoldLstmUnit
+from melflow.compiler.memory import SpillWeightsToLutram, weight_lutram
 from melflow.core import MelflowError
 
 PYNQ_Z2_PART = "xc7z020clg400-1"
@@ -43,6 +44,10 @@ class CompileOptions:
     target_fps: float = 5000.0  # inferences per second the folding aims for
     input_dtype: str = "INT8"
     mvau_wwidth_max: int = 1024  # widest weight stream SetFolding may give one MVAU (bits)
+    # BRAM18s the weights may take; beyond them weights move to LUT RAM, at most lutram_budget
+    # LUTs of it (melflow.compiler.memory). None leaves every weight memory where FINN put it.
+    bram18_budget: int | None = None
+    lutram_budget: int = 0
 
     @property
     def target_cycles(self) -> int:
@@ -268,7 +273,10 @@ def compile_qonnx(onnx_path: str | Path, out_dir: str | Path, options: CompileOp
     model = model.transform(SetFolding(options.target_cycles, mvau_wwidth_max=options.mvau_wwidth_max))
     if get_dsp_block(options.fpga_part) == "DSP48E1":
         model = model.transform(PackMVAUForDSP48())
-    model = save("folded", _minimize_bit_width(model))
+    model = _minimize_bit_width(model)
+    if options.bram18_budget is not None:
+        model = model.transform(SpillWeightsToLutram(options.fpga_part, options.bram18_budget, options.lutram_budget))
+    model = save("folded", model)
 
     for t in (InsertDWC(), InsertFIFO(create_shallow_fifos=True), SpecializeLayers(options.fpga_part), GiveUniqueNodeNames(), InferShapes(), InferDataTypes()):
         model = model.transform(t)
@@ -299,8 +307,14 @@ def layer_cycles(model) -> dict[str, int]:
 
 def layer_resources(model, fpga_part: str) -> dict[str, dict]:
     from finn.analysis.fpgadataflow.res_estimation import res_estimation
+    from qonnx.custom_op.registry import getCustomOp
 
-    return model.analysis(partial(res_estimation, fpgapart=fpga_part))
+    res = model.analysis(partial(res_estimation, fpgapart=fpga_part))
+    for node in model.graph.node:  # FINN's RTL MVAU counts no LUTs, so none for weights in LUT RAM
+        luts = weight_lutram(getCustomOp(node))
+        if luts:
+            res[node.name] = {**res[node.name], "LUT": res[node.name].get("LUT", 0) + luts, "LUTRAM": luts}
+    return res
 
 
 def as_int_array(x) -> np.ndarray:
