@@ -30,7 +30,8 @@ from melflow.train.trainer import export_onnx, load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 # The share of the part's LUT RAM that weights moved off block RAM may take: the sliding-window
-# buffers and FIFOs (shift registers) need LUT RAM too.
+# buffers and FIFOs (shift registers) need LUT RAM too. A board.yaml without a LUTRAM total
+# keeps every weight in block RAM.
 WEIGHT_LUTRAM_SHARE = 0.7
 
 
@@ -55,7 +56,7 @@ def compile_checkpoint(checkpoint: str | Path, out: Path, board, target_fps: flo
     onnx_path = export_onnx(model, out / "model_qonnx.onnx", model.cfg.n_frames, model.cfg.n_mels)
     compiled = compile_qonnx(onnx_path, out, CompileOptions(
         fpga_part=board.part, clk_ns=board.clk_ns, target_fps=target_fps,
-        bram18_budget=board.resources["BRAM18"], lutram_budget=int(WEIGHT_LUTRAM_SHARE * board.resources["LUTRAM"])))
+        bram18_budget=board.resources["BRAM18"], lutram_budget=int(WEIGHT_LUTRAM_SHARE * board.resources.get("LUTRAM", 0))))
     iface = write_accel_rtl(compiled.model("ipgen"), out / "rtl", audio_fold=audio_fold)
     return compiled, iface, ckpt
 
