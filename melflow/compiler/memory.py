@@ -55,16 +55,15 @@ class SpillWeightsToLutram(Transformation):
         res = model.analysis(partial(res_estimation, fpgapart=self.fpga_part))
         insts = [getCustomOp(n) for n in model.graph.node]
         bram = {i.onnx_node.name: int(res[i.onnx_node.name].get("BRAM_18K", 0)) for i in insts}
-        need = sum(bram.values())
-        luts = sum(weight_lutram(i) for i in insts)
-        movable = [i for i in insts if i.onnx_node.op_type in _MVAU and bram[i.onnx_node.name] > 0
-                   and i.get_nodeattr("mem_mode") == "internal_decoupled" and i.get_nodeattr("ram_style") != "distributed"]
-        for inst in sorted(movable, key=lambda i: (_as_lutram(i) / bram[i.onnx_node.name], i.onnx_node.name)):
+        need, luts = sum(bram.values()), sum(weight_lutram(i) for i in insts)
+        # FINN counts no BRAM18 for a memory already distributed, so bram > 0 leaves those out
+        cost = {i.onnx_node.name: (_as_lutram(i), i) for i in insts if i.onnx_node.op_type in _MVAU
+                and bram[i.onnx_node.name] > 0 and i.get_nodeattr("mem_mode") == "internal_decoupled"}
+        for name in sorted(cost, key=lambda n: (cost[n][0] / bram[n], n)):
             if need <= self.bram18_budget:
                 break
-            if luts + _as_lutram(inst) > self.lutram_budget:
-                continue
-            inst.set_nodeattr("ram_style", "distributed")
-            need -= bram[inst.onnx_node.name]
-            luts += _as_lutram(inst)
+            extra, inst = cost[name]
+            if luts + extra <= self.lutram_budget:
+                inst.set_nodeattr("ram_style", "distributed")
+                need, luts = need - bram[name], luts + extra
         return model, False
