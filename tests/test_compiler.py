@@ -60,14 +60,38 @@ def test_per_channel_weight_scales_fold_into_thresholds(tiny_corpus, tmp_path):
     with torch.no_grad():  # channels of very different sizes: one per-tensor grid would not fit them all
         for conv in convs:
             conv.weight.mul_(torch.logspace(-1, 0.5, conv.out_channels)[:, None, None, None])
-    x, _, _ = manifest_features(tiny_corpus / "test.csv", limit=32)
-    model.train()
-    for _ in range(3):  # batch-norm statistics and activation scales of real features
-        model(torch.from_numpy(x.astype(np.float32))[:, None])
-    model.eval()
+    x = _calibrate(model, tiny_corpus)
     scales = convs[1].quant_weight().scale.flatten()
     assert len(scales) == 8 and scales.max() > 3 * scales.min()
     _assert_stages_agree(_compile_for_pynq_z2(model, tmp_path), model, x[:6])
+
+
+def _calibrate(model, corpus):
+    """Batch-norm statistics and activation scales from real features; returns the features."""
+    x, _, _ = manifest_features(corpus / "test.csv", limit=32)
+    model.train()
+    for _ in range(3):
+        model(torch.from_numpy(x.astype(np.float32))[:, None])
+    model.eval()
+    return x
+
+
+def test_stride_one_convolutions_lower_to_the_same_layers(tiny_corpus, tmp_path):
+    """kws_cnn_deep puts stride-1 convolutions between the stride-2 ones: FINN's sliding window
+    then steps by one pixel, and every stage still computes what Brevitas does."""
+    from melflow.nn import build_model
+
+    torch.manual_seed(0)
+    model = build_model({"name": "kws_cnn", "channels": [4, 8, 8, 8, 8, 8], "stride": [2, 2, 2, 1, 2, 1], "head_channels": 8})
+    x = _calibrate(model, tiny_corpus)
+    c = _compile_for_pynq_z2(model, tmp_path)
+    attrs = [
+        {a.name: list(a.ints) for a in n.attribute}
+        for n in c.model("ipgen").graph.node
+        if n.op_type.startswith("ConvolutionInputGenerator")
+    ]
+    assert [w["Stride"][0] for w in attrs if w["ConvKernelDim"] == [3, 3]] == [2, 2, 2, 1, 2, 1]
+    _assert_stages_agree(c, model, x[:6])
 
 
 def test_compiler_writes_folded_rtl_layers(compiled):
