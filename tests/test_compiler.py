@@ -85,12 +85,10 @@ def test_stride_one_convolutions_lower_to_the_same_layers(tiny_corpus, tmp_path)
     model = build_model({"name": "kws_cnn", "channels": [4, 8, 8, 8, 8, 8], "stride": [2, 2, 2, 1, 2, 1], "head_channels": 8})
     x = _calibrate(model, tiny_corpus)
     c = _compile_for_pynq_z2(model, tmp_path)
-    attrs = [
-        {a.name: list(a.ints) for a in n.attribute}
-        for n in c.model("ipgen").graph.node
-        if n.op_type.startswith("ConvolutionInputGenerator")
-    ]
-    assert [w["Stride"][0] for w in attrs if w["ConvKernelDim"] == [3, 3]] == [2, 2, 2, 1, 2, 1]
+    from qonnx.custom_op.registry import getCustomOp
+
+    windows = [getCustomOp(n) for n in c.model("ipgen").graph.node if n.op_type.startswith("ConvolutionInputGenerator")]
+    assert [w.get_nodeattr("Stride")[0] for w in windows if w.get_nodeattr("ConvKernelDim") == [3, 3]] == [2, 2, 2, 1, 2, 1]
     _assert_stages_agree(c, model, x[:6])
 
 
