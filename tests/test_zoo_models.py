@@ -103,8 +103,8 @@ def test_float_twin_and_its_pytorch_baselines(tiny_corpus, tmp_path):
 def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
     """The zoo's quantization cost compares a low-bit model with the float model of the same
     layers, and its accuracy-versus-bits plot joins the models of the same layers; a model of
-    another shape, one fitted on more clips, one distilled from teachers or one trained with the
-    speaker transforms is in neither."""
+    another shape, one fitted on more clips, one distilled from teachers, one trained with the
+    speaker transforms or one trained for fewer epochs is in neither."""
     from melflow.eval.plots import plot_bit_sweep
     from melflow.eval.zoo import bit_sweeps, float_twin_deltas, zoo_markdown
 
@@ -118,6 +118,7 @@ def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):
         {"model": "more", "bits": "W4A4", "spec": base, "test_acc": 0.91, "trained_on": "bigger"},  # another corpus
         {"model": "taught", "bits": "W4A4", "spec": base, "test_acc": 0.92, "teachers": ["big"]},  # distilled
         {"model": "warped", "bits": "W4A4", "spec": base, "test_acc": 0.92, "speaker_augment": [0.3, 16]},  # other transforms
+        {"model": "short", "bits": "W4A4", "spec": base, "test_acc": 0.86, "epochs": 3},  # fewer epochs of the recipe
         # a run with a float start, and that start: a pair of their own
         {"model": "fast", "bits": "W4A4", "spec": base, "test_acc": 0.90, "epochs": 8, "float_epochs": 6},
         {"model": "fast_float_start", "bits": "float", "spec": {**base, "weight_bits": None, "act_bits": None},

@@ -75,13 +75,14 @@ def _families(rows: list[dict]) -> list[list[dict]]:
     fitted on (another corpus, or a final fit on train+val, has heard other speakers than its
     twins), by the teachers they learnt from (a distilled model has had help its twins
     had not), by the speaker transforms they trained with (they move test accuracy by about
-    as much as 4 bits do) and by the float start of their recipe (whose float twin is that
-    very start): the same layers, recipe and data at different widths (float twins included)."""
+    as much as 4 bits do), by their epochs (a shorter run of the recipe scores less for want of
+    steps, not of bits) and by the float start of their recipe (whose float twin is that very
+    start): the same layers, recipe and data at different widths (float twins included)."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         layers = sorted((k, v) for k, v in r["spec"].items() if k not in _BIT_KEYS)
         key = (layers, r.get("trained_on"), r.get("fit_on", "train"), r.get("teachers", []),
-               r.get("speaker_augment", [0] * len(_SPEAKER_AUGMENT_KEYS)), r.get("float_epochs", 0))
+               r.get("speaker_augment", [0] * len(_SPEAKER_AUGMENT_KEYS)), r.get("epochs"), r.get("float_epochs", 0))
         groups.setdefault(repr(key), []).append(r)
     return list(groups.values())
 
