@@ -67,11 +67,13 @@ def test_float_twin_and_its_pytorch_baselines(tiny_corpus, tmp_path):
     """`weight_bits: null` trains the float twin; PyTorch's dynamic INT8 quantizes its Linear
     layers only and static INT8 its convolutions too, both keeping the float model's answers
     close; magnitude pruning zeroes the asked share of weights; the compiler refuses the
-    float twin, naming the missing quantizers."""
+    float twin, naming the missing quantizers, and the golden backend names the checkpoint
+    and the software backend that scores it."""
     import numpy as np
 
     from melflow.compiler.flow import compile_qonnx
     from melflow.eval.baselines import dynamic_int8, magnitude_pruned, quantized_layer_count, static_int8
+    from melflow.eval.evaluate import evaluate
     from melflow.eval.zoo import bit_widths
     from melflow.train.features import manifest_features
     from melflow.train.trainer import predict
@@ -98,6 +100,8 @@ def test_float_twin_and_its_pytorch_baselines(tiny_corpus, tmp_path):
     assert magnitude_pruned(model, 0.0)[1] < 0.01
     with pytest.raises(MelflowError, match="no quantizers"):
         compile_qonnx(tmp_path / "f.onnx", tmp_path / "build")
+    with pytest.raises(MelflowError, match=r"f\.pt is a float model.*--backend torch"):
+        evaluate(tmp_path / "f.pt", tiny_corpus / "test.csv", "golden")
 
 
 def test_float_twin_pairs_models_with_the_same_layers_only(tmp_path):

@@ -23,6 +23,7 @@ from melflow.compiler.flow import (
     layer_resources,
 )
 from melflow.core import MelflowError
+from melflow.nn.quant import is_float
 from melflow.rtl.accel import write_accel_rtl
 from melflow.sim.accel import simulate_accel
 from melflow.train.features import manifest_features, manifest_pcm
@@ -52,6 +53,10 @@ def compile_checkpoint(checkpoint: str | Path, out: Path, board, target_fps: flo
     """Export the checkpoint to QONNX and compile it with RTL written; returns (compiled, iface, ckpt).
     `audio_fold` ("realtime" or "fast") puts the RTL log-Mel frontend in front."""
     model, ckpt = load_checkpoint(checkpoint)
+    if is_float(ckpt["model_spec"]):  # named here, with the way out, before FINN says the ONNX has no quantizers
+        raise MelflowError(f"{checkpoint} is a float model (weight_bits or act_bits null): it has no integer golden "
+                           "model or accelerator; score it in software (`melflow eval --backend torch`, or "
+                           "`--backend torch` for the voice probes)")
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = export_onnx(model, out / "model_qonnx.onnx", model.cfg.n_frames, model.cfg.n_mels)
     compiled = compile_qonnx(onnx_path, out, CompileOptions(
