@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from brevitas.nn import QuantConv2d, QuantReLU
+from qonnx.custom_op.registry import getCustomOp
 from torch import nn
 
 from melflow.boards.boards import load_board
@@ -85,8 +86,6 @@ def test_stride_one_convolutions_lower_to_the_same_layers(tiny_corpus, tmp_path)
     model = build_model({"name": "kws_cnn", "channels": [4, 8, 8, 8, 8, 8], "stride": [2, 2, 2, 1, 2, 1], "head_channels": 8})
     x = _calibrate(model, tiny_corpus)
     c = _compile_for_pynq_z2(model, tmp_path)
-    from qonnx.custom_op.registry import getCustomOp
-
     windows = [getCustomOp(n) for n in c.model("ipgen").graph.node if n.op_type.startswith("ConvolutionInputGenerator")]
     assert [w.get_nodeattr("Stride")[0] for w in windows if w.get_nodeattr("ConvKernelDim") == [3, 3]] == [2, 2, 2, 1, 2, 1]
     _assert_stages_agree(c, model, x[:6])
@@ -152,8 +151,6 @@ def test_weights_move_to_lut_ram_when_block_ram_runs_out(compiled):
     """Given ten BRAM18s fewer than kws_cnn's weights take at 5,000/s, the weight memories that
     free the most for the fewest LUTs move to LUT RAM until FINN's estimate fits, and their LUTs
     are counted; with no LUT RAM to spare nothing moves."""
-    from qonnx.custom_op.registry import getCustomOp
-
     from melflow.compiler.flow import layer_resources
     from melflow.compiler.memory import SpillWeightsToLutram, weight_lutram
 
